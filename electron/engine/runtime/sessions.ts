@@ -1,0 +1,195 @@
+// One factory for ONNX Runtime sessions over built graphs: execution-provider probing with an
+// explicit CPU fallback, no silent CPU fallback inside GPU sessions, intra-op spinning off, and
+// deterministic release.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import ort from 'onnxruntime-node';
+import { GraphBuilder, type BuiltModel } from './graph.js';
+
+export const EXECUTION_PROVIDERS = ['cpu', 'webgpu', 'dml', 'cuda', 'coreml'] as const;
+export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
+/** GPU EPs in order of preference when the user picks "auto". */
+const AUTO_ORDER: ExecutionProvider[] = ['cuda', 'dml', 'coreml', 'webgpu', 'cpu'];
+
+export function isExecutionProvider(s: string): s is ExecutionProvider {
+  return (EXECUTION_PROVIDERS as readonly string[]).includes(s);
+}
+
+export interface SessionOptions {
+  ep: ExecutionProvider;
+  /** Keep MatMul weights memory-mapped and shared (slower CPU runs, less RAM). Default: prepack. */
+  disablePrepacking?: boolean;
+  /** CPU arena: keeps a session's peak until release. Default on. */
+  enableCpuMemArena?: boolean;
+  intraOpThreads?: number;
+}
+
+export class SessionError extends Error {
+  constructor(readonly model: string, readonly ep: ExecutionProvider, message: string) {
+    super(`${model} on ${ep}: ${message}`);
+    this.name = 'SessionError';
+  }
+}
+
+/** A created session over one built graph; release() frees its memory now. */
+export class NetSession {
+  private released = false;
+  constructor(
+    readonly modelName: string,
+    readonly ep: ExecutionProvider,
+    private readonly session: ort.InferenceSession,
+    readonly createMs: number,
+  ) {}
+
+  get inputNames(): readonly string[] { return this.session.inputNames; }
+  get outputNames(): readonly string[] { return this.session.outputNames; }
+
+  async run(feeds: Record<string, ort.Tensor>, outputs?: readonly string[]): Promise<Record<string, ort.Tensor>> {
+    if (this.released) throw new SessionError(this.modelName, this.ep, 'session was already released');
+    try {
+      return outputs ? await this.session.run(feeds, outputs as string[]) : await this.session.run(feeds);
+    } catch (e) {
+      throw new SessionError(this.modelName, this.ep, `run failed: ${(e as Error).message}`);
+    }
+  }
+
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    await this.session.release();
+  }
+}
+
+function epConfig(ep: ExecutionProvider): ort.InferenceSession.ExecutionProviderConfig {
+  return ep;
+}
+
+export function sessionOptionsFor(model: BuiltModel, opts: SessionOptions): ort.InferenceSession.SessionOptions {
+  const session: Record<string, string> = {
+    'intra_op.allow_spinning': '0',
+    'inter_op.allow_spinning': '0',
+  };
+  if (opts.ep !== 'cpu') session.disable_cpu_ep_fallback = '1';
+  if (opts.disablePrepacking) session.disable_prepacking = '1';
+  if (model.externalDataDir) session.model_external_initializers_file_folder_path = model.externalDataDir;
+  const o: ort.InferenceSession.SessionOptions = {
+    executionProviders: [epConfig(opts.ep)],
+    graphOptimizationLevel: 'all',
+    enableCpuMemArena: opts.enableCpuMemArena ?? true,
+    logSeverityLevel: 3,
+    extra: { session },
+  };
+  if (opts.intraOpThreads !== undefined) o.intraOpNumThreads = opts.intraOpThreads;
+  return o;
+}
+
+/**
+ * Dawn's Vulkan backend needs XDG_RUNTIME_DIR on Linux (headless servers and CI often lack it).
+ * Point it at a private 0700 folder before the first WebGPU session.
+ */
+export function ensureWebGpuEnvironment(): void {
+  if (process.platform !== 'linux' || process.env.XDG_RUNTIME_DIR) return;
+  const dir = path.join(os.tmpdir(), `umo-xdg-${process.getuid?.() ?? 'user'}`);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(dir, 0o700);
+  process.env.XDG_RUNTIME_DIR = dir;
+}
+
+/** Create a session for a built graph on exactly the requested EP (no implicit fallback). */
+export async function createSession(model: BuiltModel, opts: SessionOptions): Promise<NetSession> {
+  if (opts.ep === 'webgpu') ensureWebGpuEnvironment();
+  const t0 = performance.now();
+  let s: ort.InferenceSession;
+  try {
+    s = await ort.InferenceSession.create(model.bytes, sessionOptionsFor(model, opts));
+  } catch (e) {
+    throw new SessionError(model.name, opts.ep, `session creation failed: ${(e as Error).message}`);
+  }
+  return new NetSession(model.name, opts.ep, s, performance.now() - t0);
+}
+
+export interface EpProbeResult {
+  ep: ExecutionProvider;
+  /** The binding ships this EP (or it was installed). */
+  available: boolean;
+  /** A tiny graph was created and run on it with CPU fallback disabled. */
+  works: boolean;
+  detail: string;
+}
+
+/** The CUDA EP ships as separate shared libraries next to the binding after the opt-in install. */
+function cudaProvidersInstalled(): boolean {
+  try {
+    const req = createRequire(import.meta.url);
+    const pkg = path.dirname(req.resolve('onnxruntime-node/package.json'));
+    const binDir = path.join(pkg, 'bin', `napi-v6`, process.platform, process.arch);
+    return fs.existsSync(path.join(binDir, 'libonnxruntime_providers_cuda.so'));
+  } catch {
+    return false;
+  }
+}
+
+let probeCache: Promise<EpProbeResult[]> | null = null;
+
+function probeGraph(): BuiltModel {
+  const b = new GraphBuilder('ep_probe');
+  const x = b.input('x', 'float32', [1, 4]);
+  const w = b.floats([1, 2, 3, 4, 5, 6, 7, 8], [4, 2]);
+  const y = b.op('MatMul', [x, w]);
+  b.output(y, 'y', 'float32', [1, 2]);
+  return b.build();
+}
+
+async function probeOne(ep: ExecutionProvider, listed: Map<string, boolean>): Promise<EpProbeResult> {
+  if (!listed.has(ep)) {
+    return { ep, available: false, works: false, detail: 'not included in this onnxruntime-node build for this platform' };
+  }
+  if (ep === 'cuda' && !listed.get(ep) && !cudaProvidersInstalled()) {
+    return {
+      ep, available: false, works: false,
+      detail: 'CUDA add-on not installed (reinstall with ONNXRUNTIME_NODE_INSTALL=cuda12; needs CUDA 12 + cuDNN)',
+    };
+  }
+  let sess: NetSession | null = null;
+  try {
+    sess = await createSession(probeGraph(), { ep });
+    const out = await sess.run({ x: new ort.Tensor('float32', Float32Array.from([1, 1, 1, 1]), [1, 4]) });
+    const y = out.y.data as Float32Array;
+    if (y[0] !== 16 || y[1] !== 20) return { ep, available: true, works: false, detail: `wrong probe result [${y[0]}, ${y[1]}]` };
+    return { ep, available: true, works: true, detail: 'ok' };
+  } catch (e) {
+    return { ep, available: true, works: false, detail: (e as Error).message.split('\n')[0] };
+  } finally {
+    await sess?.release();
+  }
+}
+
+/** Probe every EP once per process: is it shipped, and does a tiny graph run on it? */
+export function probeExecutionProviders(): Promise<EpProbeResult[]> {
+  probeCache ??= (async () => {
+    const listed = new Map(ort.listSupportedBackends().map((b) => [b.name, b.bundled] as const));
+    const results: EpProbeResult[] = [];
+    // Sequential: EPs share the device; creating them in parallel helps nothing.
+    for (const ep of EXECUTION_PROVIDERS) results.push(await probeOne(ep, listed));
+    return results;
+  })();
+  return probeCache;
+}
+
+/**
+ * Resolve the user's EP preference. "auto" picks the best working EP; an explicit choice that
+ * does not work falls back to CPU and says why (never silently).
+ */
+export async function resolveExecutionProvider(pref: ExecutionProvider | 'auto'): Promise<{ ep: ExecutionProvider; warning?: string }> {
+  const probes = await probeExecutionProviders();
+  const works = (ep: ExecutionProvider) => probes.find((p) => p.ep === ep)?.works ?? false;
+  if (pref === 'auto') {
+    const best = AUTO_ORDER.find(works) ?? 'cpu';
+    return { ep: best };
+  }
+  if (works(pref)) return { ep: pref };
+  const why = probes.find((p) => p.ep === pref)?.detail ?? 'unknown';
+  return { ep: 'cpu', warning: `execution provider ${pref} is not usable here (${why}); using CPU` };
+}
