@@ -1,7 +1,7 @@
 // Building blocks shared by the networks in engine/models/: each emits a few ONNX nodes under
 // the checkpoint module path of the weights it uses. Compute is float32; weights stored as
 // bf16/f16 are cast inside the graph (constant-folded by ORT at session creation).
-import { type Checkpoint } from './safetensors.js';
+import { type Weights } from './safetensors.js';
 import { type GraphBuilder, type Value, float } from './graph.js';
 import { TensorDataType } from './onnx-proto.js';
 
@@ -9,7 +9,7 @@ export const FLOAT = TensorDataType.FLOAT;
 export const INT64 = TensorDataType.INT64;
 
 /** The checkpoint tensor `key` as float32 (Cast node when stored in another float dtype). */
-export function weightF32(b: GraphBuilder, ck: Checkpoint, key: string): Value {
+export function weightF32(b: GraphBuilder, ck: Weights, key: string): Value {
   const info = ck.info(key);
   const w = b.weight(info);
   if (info.dtype === 'F32') return w;
@@ -20,7 +20,7 @@ export function weightF32(b: GraphBuilder, ck: Checkpoint, key: string): Value {
  * torch `nn.Linear` at `modulePath` (weight [out, in], optional bias [out]): y = x W^T + b.
  * Returns the output and the layer's sizes (read from the checkpoint).
  */
-export function linear(b: GraphBuilder, ck: Checkpoint, modulePath: string, x: Value): Value {
+export function linear(b: GraphBuilder, ck: Weights, modulePath: string, x: Value): Value {
   return b.scope(modulePath, () => {
     const wKey = `${modulePath}.weight`;
     const shape = ck.info(wKey).shape;
@@ -35,7 +35,7 @@ export function linear(b: GraphBuilder, ck: Checkpoint, modulePath: string, x: V
 }
 
 /** `linear` restricted to output rows [start, end) of the weight (e.g. the qkv part of a fused layer). */
-export function linearRows(b: GraphBuilder, ck: Checkpoint, modulePath: string, x: Value, start: number, end: number, name: string): Value {
+export function linearRows(b: GraphBuilder, ck: Weights, modulePath: string, x: Value, start: number, end: number, name: string): Value {
   return b.scope(modulePath, () => {
     const w = weightF32(b, ck, `${modulePath}.weight`);
     const ws = b.op('Slice', [w, b.ints([start]), b.ints([end]), b.ints([0])], {}, { name: `Slice_${name}` });
@@ -51,7 +51,7 @@ export function linearRows(b: GraphBuilder, ck: Checkpoint, modulePath: string, 
 }
 
 /** LayerNorm over the last axis of size `dim`; affine from `modulePath` when given, else none. */
-export function layerNorm(b: GraphBuilder, ck: Checkpoint | null, x: Value, dim: number, eps: number, modulePath?: string): Value {
+export function layerNorm(b: GraphBuilder, ck: Weights | null, x: Value, dim: number, eps: number, modulePath?: string): Value {
   const run = () => {
     const scale = modulePath && ck ? weightF32(b, ck, `${modulePath}.weight`) : b.floats(new Array(dim).fill(1));
     const bias = modulePath && ck && ck.has(`${modulePath}.bias`) ? weightF32(b, ck, `${modulePath}.bias`) : null;
@@ -61,7 +61,7 @@ export function layerNorm(b: GraphBuilder, ck: Checkpoint | null, x: Value, dim:
 }
 
 /** RMSNorm over the last axis, in float32, with a learnable scale tensor `scaleKey`. */
-export function rmsNorm(b: GraphBuilder, ck: Checkpoint, x: Value, scaleKey: string, eps: number): Value {
+export function rmsNorm(b: GraphBuilder, ck: Weights, x: Value, scaleKey: string, eps: number): Value {
   const scale = weightF32(b, ck, scaleKey);
   return b.scope(scaleKey.slice(0, scaleKey.lastIndexOf('.')), () =>
     b.op('SimplifiedLayerNormalization', [x, scale], { axis: -1, epsilon: float(eps), stash_type: 1 }));
@@ -97,7 +97,7 @@ export function multiHeadAttention(b: GraphBuilder, q: Value, k: Value, v: Value
 }
 
 /** Conv2d at `modulePath` (weight [out, in, kh, kw], optional bias), NCHW. */
-export function conv2d(b: GraphBuilder, ck: Checkpoint, modulePath: string, x: Value,
+export function conv2d(b: GraphBuilder, ck: Weights, modulePath: string, x: Value,
   opts: { stride?: number; pads?: [number, number, number, number] } = {}): Value {
   return b.scope(modulePath, () => {
     const wKey = `${modulePath}.weight`;
@@ -117,7 +117,7 @@ export function conv2d(b: GraphBuilder, ck: Checkpoint, modulePath: string, x: V
  * GroupNorm (NCHW) as Reshape -> InstanceNormalization -> Reshape -> affine: the CPU EP has no
  * GroupNormalization kernel and this form measured faster than the decomposed opset-21 op.
  */
-export function groupNorm(b: GraphBuilder, ck: Checkpoint, modulePath: string, x: Value, groups: number, eps: number): Value {
+export function groupNorm(b: GraphBuilder, ck: Weights, modulePath: string, x: Value, groups: number, eps: number): Value {
   return b.scope(modulePath, () => {
     const channels = ck.info(`${modulePath}.weight`).shape[0];
     if (channels % groups !== 0) throw new Error(`${ck.path}: "${modulePath}" has ${channels} channels, not divisible into ${groups} groups`);

@@ -235,12 +235,23 @@ export function f32ToF16Bits(x: number): number {
   return sign | (e << 10) | r;
 }
 
+/** Read access to a set of named tensors (a checkpoint, or a bake overlaid on one). */
+export interface Weights {
+  readonly path: string;
+  keys(): string[];
+  has(name: string): boolean;
+  info(name: string): TensorInfo;
+  shape(name: string): readonly number[];
+  expectShape(name: string, expected: ReadonlyArray<number | null>): readonly number[];
+  readFloat32(name: string): Float32Array;
+}
+
 /**
  * A checkpoint: one safetensors file, a sharded set described by `*.safetensors.index.json`,
  * or a folder holding either (diffusers `diffusion_pytorch_model*.safetensors`, transformers
  * `model*.safetensors`).
  */
-export class Checkpoint {
+export class Checkpoint implements Weights {
   private readonly byName = new Map<string, TensorInfo>();
 
   private constructor(readonly path: string, readonly files: SafetensorsFile[]) {
@@ -469,4 +480,45 @@ export function writeSafetensorsFile(
     fs.closeSync(fd);
   }
   fs.renameSync(tmp, file);
+}
+
+/**
+ * Tensors of `overlay` (e.g. a LoRA-merged or quantized bake) take precedence over `base`;
+ * everything else comes from `base`. Keys absent from `base` are not allowed in the overlay
+ * unless listed in `extraKeys` (e.g. quantization scales).
+ */
+export class OverlayWeights implements Weights {
+  readonly path: string;
+  constructor(readonly base: Weights, readonly overlay: Weights) {
+    this.path = `${base.path} + ${overlay.path}`;
+  }
+
+  keys(): string[] {
+    return [...new Set([...this.base.keys(), ...this.overlay.keys()])];
+  }
+
+  has(name: string): boolean {
+    return this.overlay.has(name) || this.base.has(name);
+  }
+
+  private pick(name: string): Weights {
+    return this.overlay.has(name) ? this.overlay : this.base;
+  }
+
+  info(name: string): TensorInfo {
+    if (!this.has(name)) throw new SafetensorsError(this.base.path, `missing tensor "${name}"`);
+    return this.pick(name).info(name);
+  }
+
+  shape(name: string): readonly number[] {
+    return this.info(name).shape;
+  }
+
+  expectShape(name: string, expected: ReadonlyArray<number | null>): readonly number[] {
+    return this.pick(name).expectShape(name, expected);
+  }
+
+  readFloat32(name: string): Float32Array {
+    return this.pick(name).readFloat32(name);
+  }
 }
