@@ -107,7 +107,9 @@ export function modulePathSegments(modulePath: string): string[] {
 export class GraphBuilder {
   private readonly nodes: NodeObj[] = [];
   private readonly initializers: TensorObj[] = [];
+  /** External initializers by (file, offset, length, dtype, shape). */
   private readonly initializerByKey = new Map<string, Value>();
+  private readonly weightNames = new Set<string>();
   private readonly inputs: ValueInfoObj[] = [];
   private readonly outputs: ValueInfoObj[] = [];
   private readonly usedNodeNames = new Set<string>();
@@ -145,19 +147,28 @@ export class GraphBuilder {
   output(value: Value, name: string, type: ElemType, dims: readonly Dim[]): void {
     let v = value;
     if (v.name !== name) {
-      this.nodes.push({ name: `/${name}/Identity`, opType: 'Identity', input: [v.name], output: [name], attribute: [], domain: '' });
+      const nodeName = this.uniqueNodeName(`/${name}/Identity`);
+      this.nodes.push({ name: nodeName, opType: 'Identity', input: [v.name], output: [name], attribute: [], domain: '' });
       v = { name, type };
     }
     this.outputs.push(valueInfo(v.name, type, dims));
   }
 
-  /** An initializer backed by bytes in a safetensors file; the checkpoint key is its name. */
+  /**
+   * An initializer backed by bytes in a safetensors file; the checkpoint key is its name. The same
+   * bytes asked for twice give the same initializer; a different tensor under an already used key
+   * (two checkpoints with overlapping key names) gets a suffixed name instead of aliasing.
+   */
   weight(info: TensorInfo): Value {
-    const existing = this.initializerByKey.get(info.name);
+    const identity = `${info.file}\0${info.byteOffset}\0${info.byteLength}\0${info.dtype}\0${info.shape.join(',')}`;
+    const existing = this.initializerByKey.get(identity);
     if (existing) return existing;
     const type = elemTypeOfDType(info.dtype);
+    let name = info.name;
+    for (let k = 1; this.weightNames.has(name); k++) name = `${info.name}__${k}`;
+    this.weightNames.add(name);
     const tensor: TensorObj = {
-      name: info.name,
+      name,
       dims: [...info.shape],
       dataType: elemTypeCode(type),
       dataLocation: 1,
@@ -168,8 +179,8 @@ export class GraphBuilder {
     this.initializers.push(tensor);
     this.parameterCount += elementCount(info.shape);
     this.externalBytes += info.byteLength;
-    const v: Value = { name: info.name, type };
-    this.initializerByKey.set(info.name, v);
+    const v: Value = { name, type };
+    this.initializerByKey.set(identity, v);
     return v;
   }
 
@@ -209,10 +220,7 @@ export class GraphBuilder {
   /** Emit one node with `nOutputs` outputs. */
   opN(opType: string, inputs: ReadonlyArray<Value | null>, nOutputs: number,
     attrs: Record<string, Attr | undefined> = {}, opts: OpOptions = {}): Value[] {
-    const base = `${this.currentScope === '/' ? '' : this.currentScope}/${opts.name ?? opType}`;
-    let nodeName = base;
-    for (let k = 1; this.usedNodeNames.has(nodeName); k++) nodeName = `${base}_${k}`;
-    this.usedNodeNames.add(nodeName);
+    const nodeName = this.uniqueNodeName(`${this.currentScope === '/' ? '' : this.currentScope}/${opts.name ?? opType}`);
     const domain = opts.domain ?? '';
     if (domain === 'com.microsoft') this.usesMs = true;
     const outputs = Array.from({ length: nOutputs }, (_, i) => `${nodeName}/output_${i}`);
@@ -224,6 +232,14 @@ export class GraphBuilder {
       output: outputs, attribute,
     });
     return outputs.map((name) => ({ name }));
+  }
+
+  /** `base`, or `base_1`, `base_2`, ... when taken; the result is reserved. */
+  private uniqueNodeName(base: string): string {
+    let nodeName = base;
+    for (let k = 1; this.usedNodeNames.has(nodeName); k++) nodeName = `${base}_${k}`;
+    this.usedNodeNames.add(nodeName);
+    return nodeName;
   }
 
   build(): BuiltModel {
@@ -292,6 +308,7 @@ function valueInfo(name: string, type: ElemType, dims: readonly Dim[]): ValueInf
 
 /** Deepest folder containing all of `dirs` (all absolute real paths). */
 export function commonDirectory(dirs: readonly string[]): string {
+  if (dirs.length === 0) throw new Error('commonDirectory: no directories given');
   const split = dirs.map((d) => path.resolve(d).split(path.sep));
   const first = split[0];
   let n = first.length;

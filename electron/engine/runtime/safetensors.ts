@@ -68,9 +68,16 @@ export class SafetensorsFile {
     } catch (e) {
       throw new SafetensorsError(file, `cannot open: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
     }
-    const st = fs.statSync(real);
-    if (!st.isFile()) throw new SafetensorsError(file, 'is not a regular file');
-    const fd = fs.openSync(real, 'r');
+    let st: fs.Stats;
+    let fd: number;
+    try {
+      st = fs.statSync(real);
+      if (!st.isFile()) throw new SafetensorsError(file, 'is not a regular file');
+      fd = fs.openSync(real, 'r');
+    } catch (e) {
+      if (e instanceof SafetensorsError) throw e;
+      throw new SafetensorsError(file, `cannot open: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
     try {
       return SafetensorsFile.parse(file, real, st.size, (buf, pos) => fs.readSync(fd, buf, 0, buf.length, pos));
     } finally {
@@ -167,13 +174,17 @@ export class SafetensorsFile {
         name, dtype: e.dtype, shape, file: real, byteOffset: dataStart + begin, byteLength: end - begin,
       });
     }
+    // Empty tensors occupy no bytes and may sit anywhere. Compare each non-empty range with the
+    // non-empty range that reaches furthest so far (not merely its sorted neighbour: an empty
+    // tensor between two overlapping ones would otherwise hide the overlap).
     ranges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-    for (let i = 1; i < ranges.length; i++) {
-      const prev = ranges[i - 1];
-      const cur = ranges[i];
-      if (cur[0] < prev[1] && cur[1] > cur[0] && prev[1] > prev[0]) {
-        throw new SafetensorsError(file, `tensors "${prev[2]}" and "${cur[2]}" overlap in the data region`);
+    let furthest: [number, number, string] | null = null;
+    for (const cur of ranges) {
+      if (cur[1] === cur[0]) continue;
+      if (furthest && cur[0] < furthest[1]) {
+        throw new SafetensorsError(file, `tensors "${furthest[2]}" and "${cur[2]}" overlap in the data region`);
       }
+      furthest = cur;
     }
     return out;
   }
@@ -314,7 +325,9 @@ export class Checkpoint implements Weights {
     const ck = new Checkpoint(indexPath, shards);
     for (const [key, shard] of Object.entries(wm as Record<string, string>)) {
       const info = ck.byName.get(key);
-      if (!info) throw new SafetensorsError(path.join(dir, shard), `index lists tensor "${key}" but the shard does not contain it`);
+      if (!info) {
+        throw new SafetensorsError(path.join(dir, shard), `index ${path.basename(indexPath)} lists tensor "${key}" but the shard does not contain it`);
+      }
       const expected = shards.find((f) => f.path === path.join(dir, shard));
       if (expected && !expected.tensors.has(key)) {
         throw new SafetensorsError(indexPath, `index places "${key}" in ${shard} but it is in ${info.file}`);
@@ -474,12 +487,18 @@ export function writeSafetensorsFile(
   const tmp = `${file}.${process.pid}.${Date.now()}.partial`;
   const fd = fs.openSync(tmp, 'w');
   try {
-    fs.writeSync(fd, bytes);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    try {
+      // writeSync may write fewer bytes than asked (large buffers): loop until done.
+      for (let done = 0; done < bytes.length;) done += fs.writeSync(fd, bytes, done, bytes.length - done);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
   }
-  fs.renameSync(tmp, file);
 }
 
 /**

@@ -105,7 +105,11 @@ export async function createSession(model: BuiltModel, opts: SessionOptions): Pr
   try {
     s = await ort.InferenceSession.create(model.bytes, sessionOptionsFor(model, opts));
   } catch (e) {
-    throw new SessionError(model.name, opts.ep, `session creation failed: ${(e as Error).message}`);
+    const msg = (e as Error).message;
+    const hint = opts.ep !== 'cpu' && /fallback to CPU EP has been explicitly disabled/i.test(msg)
+      ? ` (an op in this graph has no ${opts.ep} kernel; GPU sessions run without CPU fallback)`
+      : '';
+    throw new SessionError(model.name, opts.ep, `session creation failed: ${msg}${hint}`);
   }
   return new NetSession(model.name, opts.ep, s, performance.now() - t0);
 }
