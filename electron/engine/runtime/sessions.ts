@@ -183,6 +183,19 @@ export function probeExecutionProviders(): Promise<EpProbeResult[]> {
 }
 
 /**
+ * WebGPU also "works" on a software Vulkan driver (Mesa lavapipe), which is slower than the CPU EP.
+ * On Linux, only count it for "auto" when a GPU device node exists; elsewhere Dawn picks a hardware
+ * adapter (D3D12 / Metal).
+ */
+export function hasGpuDevice(): boolean {
+  if (process.platform !== 'linux') return true;
+  try {
+    if (fs.readdirSync('/dev/dri').some((n) => n.startsWith('renderD'))) return true;
+  } catch { /* no DRM devices */ }
+  return fs.existsSync('/dev/nvidia0');
+}
+
+/**
  * Resolve the user's EP preference. "auto" picks the best working EP; an explicit choice that
  * does not work falls back to CPU and says why (never silently).
  */
@@ -190,7 +203,7 @@ export async function resolveExecutionProvider(pref: ExecutionProvider | 'auto')
   const probes = await probeExecutionProviders();
   const works = (ep: ExecutionProvider) => probes.find((p) => p.ep === ep)?.works ?? false;
   if (pref === 'auto') {
-    const best = AUTO_ORDER.find(works) ?? 'cpu';
+    const best = AUTO_ORDER.find((ep) => works(ep) && (ep !== 'webgpu' || hasGpuDevice())) ?? 'cpu';
     return { ep: best };
   }
   if (works(pref)) return { ep: pref };
