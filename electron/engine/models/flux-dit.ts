@@ -1,0 +1,677 @@
+// FLUX DiT (black-forest-labs key layout, as used by UNO) built as an ONNX graph from the
+// checkpoint's own tensors, plus the runtime wrapper the UNO pipeline calls once per step.
+//
+// Sizes come from tensor shapes; RoPE axes/theta (not stored in the weights) from a config.json
+// beside the checkpoint or the FLUX.1 rule. Compute is float32; QK-RMSNorm, modulation and RoPE
+// stay float32. UNO reference tokens go through the same `img_in`, are appended to the image
+// stream after the target tokens, and only the target tokens are returned.
+import fs from 'node:fs';
+import path from 'node:path';
+import ort from 'onnxruntime-node';
+import { type Weights, SafetensorsError, elementCount } from '../runtime/safetensors.js';
+import { type BuiltModel, type Value, GraphBuilder, float } from '../runtime/graph.js';
+import { geluTanh, linear, multiHeadAttention, rmsNorm, silu, splitLast } from '../runtime/nn.js';
+import { type ExecutionProvider, type NetSession, type SessionOptions, createSession } from '../runtime/sessions.js';
+import { type PositionIds, applyRope, ropeTables } from './rope.js';
+
+/** Every size of a FLUX DiT. */
+export interface FluxDitConfig {
+  /** Packed latent channels per token (img_in input). */
+  inChannels: number;
+  /** Channels per output token (final_layer.linear output). */
+  outChannels: number;
+  hidden: number;
+  heads: number;
+  headDim: number;
+  /** Double-stream blocks. */
+  depth: number;
+  /** Single-stream blocks. */
+  depthSingle: number;
+  mlpHidden: number;
+  /** Text token width (txt_in input). */
+  contextInDim: number;
+  /** Pooled vector width (vector_in input). */
+  vecInDim: number;
+  /** Sinusoidal timestep embedding width (time_in input). */
+  timeEmbedDim: number;
+  guidanceEmbed: boolean;
+  qkvBias: boolean;
+  axesDim: number[];
+  theta: number;
+  /** Where axesDim/theta came from (a config.json path, or the FLUX.1 default rule). */
+  ropeSource: string;
+}
+
+export interface FluxDitConfigOptions {
+  /**
+   * config.json holding `axes_dim`/`theta` (top level or under `FluxParams`/`params`; diffusers'
+   * `axes_dims_rope` accepted). Default: `config.json` beside the checkpoint when it exists.
+   * `null`: do not look for one.
+   */
+  configFile?: string | null;
+  /** Explicit RoPE settings (take precedence over any config.json). */
+  rope?: { axesDim: readonly number[]; theta: number };
+}
+
+/** FLUX.1 defaults for what the checkpoint does not store. */
+export const FLUX1_THETA = 10000;
+const FLUX1_AXES_RATIO = [16, 56, 56] as const;
+const LN_EPS = 1e-6;
+const QK_NORM_EPS = 1e-6;
+/** Reference `timestep_embedding`: t is multiplied by 1000 before the sinusoids. */
+export const TIME_FACTOR = 1000;
+const MAX_PERIOD = 10000;
+
+/**
+ * FLUX.1 axes for a head size the checkpoint implies, keeping the [16, 56, 56] ratio of
+ * head_dim 128: axis 0 gets 2·round(head_dim/16) channels, the rest is split evenly between
+ * axes 1 and 2 (axis 1 rounded down to an even count, axis 2 takes the remainder).
+ * head_dim 128 → [16, 56, 56]; 32 → [4, 14, 14]; 96 → [12, 42, 42].
+ */
+export function defaultFluxAxesDim(headDim: number): number[] {
+  const a0 = 2 * Math.max(1, Math.round((headDim * FLUX1_AXES_RATIO[0]) / 128 / 2));
+  const rest = headDim - a0;
+  const a1 = 2 * Math.floor(rest / 4);
+  const a2 = rest - a1;
+  if (a1 <= 0 || a2 <= 0 || a2 % 2 !== 0) throw new Error(`no FLUX-style RoPE axes for head_dim ${headDim}: give axes_dim in a config.json`);
+  return [a0, a1, a2];
+}
+
+function blockIndices(w: Weights, prefix: string): number {
+  const found = new Set<number>();
+  const re = new RegExp(`^${prefix.replace('.', '\\.')}\\.(\\d+)\\.`);
+  for (const k of w.keys()) {
+    const m = re.exec(k);
+    if (m) found.add(Number(m[1]));
+  }
+  const n = found.size === 0 ? 0 : Math.max(...found) + 1;
+  for (let i = 0; i < n; i++) {
+    if (!found.has(i)) {
+      throw new SafetensorsError(w.path, `has no tensors for "${prefix}.${i}" (found ${prefix} ${[...found].sort((a, b) => a - b).join(', ')}); the checkpoint is incomplete`);
+    }
+  }
+  return n;
+}
+
+function dimOf(w: Weights, key: string, axis: number, rank: number): number {
+  const s = w.shape(key);
+  if (s.length !== rank) {
+    throw new SafetensorsError(w.path, `tensor "${key}" has shape [${s.join(', ')}], expected a ${rank}-D tensor`);
+  }
+  return s[axis];
+}
+
+interface ConfigJsonRope {
+  axesDim?: number[];
+  theta?: number;
+  checks: Record<string, unknown>;
+}
+
+function readConfigJson(file: string): ConfigJsonRope {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file}: cannot read FLUX config (${(e as Error).message})`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${file}: FLUX config is not a JSON object`);
+  const top = raw as Record<string, unknown>;
+  const nested = [top.FluxParams, top.params].find((v) => v !== null && typeof v === 'object' && !Array.isArray(v));
+  const p = (nested ?? top) as Record<string, unknown>;
+  const axes = p.axes_dim ?? p.axes_dims_rope;
+  const out: ConfigJsonRope = { checks: p };
+  if (axes !== undefined) {
+    if (!Array.isArray(axes) || !axes.every((d) => Number.isInteger(d) && d > 0)) {
+      throw new Error(`${file}: axes_dim must be a list of positive integers, got ${JSON.stringify(axes)}`);
+    }
+    out.axesDim = axes as number[];
+  }
+  if (p.theta !== undefined) {
+    if (typeof p.theta !== 'number' || !(p.theta > 0)) throw new Error(`${file}: theta must be a positive number, got ${JSON.stringify(p.theta)}`);
+    out.theta = p.theta;
+  }
+  return out;
+}
+
+/** config.json beside a checkpoint file, or inside a checkpoint folder; null when absent. */
+export function configFileBeside(checkpointPath: string): string | null {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(checkpointPath);
+  } catch {
+    return null;
+  }
+  const f = path.join(st.isDirectory() ? checkpointPath : path.dirname(checkpointPath), 'config.json');
+  return fs.existsSync(f) ? f : null;
+}
+
+/** Read every size of a FLUX DiT from the checkpoint's tensor shapes (and RoPE from config.json). */
+export function readFluxDitConfig(w: Weights, opts: FluxDitConfigOptions = {}): FluxDitConfig {
+  const hidden = dimOf(w, 'img_in.weight', 0, 2);
+  const inChannels = dimOf(w, 'img_in.weight', 1, 2);
+  const depth = blockIndices(w, 'double_blocks');
+  const depthSingle = blockIndices(w, 'single_blocks');
+  if (depth + depthSingle === 0) throw new SafetensorsError(w.path, 'has no double_blocks.* or single_blocks.* tensors; not a FLUX DiT checkpoint');
+  const normKey = depth > 0 ? 'double_blocks.0.img_attn.norm.query_norm.scale' : 'single_blocks.0.norm.query_norm.scale';
+  const headDim = dimOf(w, normKey, 0, 1);
+  if (headDim <= 0 || hidden % headDim !== 0) {
+    throw new SafetensorsError(w.path, `"${normKey}" has ${headDim} entries (head_dim), which does not divide the hidden size ${hidden} of img_in.weight`);
+  }
+  const heads = hidden / headDim;
+  const mlpHidden = depth > 0
+    ? dimOf(w, 'double_blocks.0.img_mlp.0.weight', 0, 2)
+    : dimOf(w, 'single_blocks.0.linear1.weight', 0, 2) - 3 * hidden;
+  if (mlpHidden <= 0) throw new SafetensorsError(w.path, `"single_blocks.0.linear1.weight" has ${mlpHidden + 3 * hidden} rows, expected 3·${hidden} + mlp hidden`);
+
+  let axesDim: number[] | undefined;
+  let theta: number | undefined;
+  let ropeSource = '';
+  let checks: Record<string, unknown> = {};
+  const cfgFile = opts.configFile === undefined ? configFileBeside(w.path) : opts.configFile;
+  if (cfgFile) {
+    const c = readConfigJson(cfgFile);
+    checks = c.checks;
+    axesDim = c.axesDim;
+    theta = c.theta;
+    if (axesDim || theta !== undefined) ropeSource = cfgFile;
+  }
+  if (opts.rope) {
+    axesDim = [...opts.rope.axesDim];
+    theta = opts.rope.theta;
+    ropeSource = 'explicit option';
+  }
+  if (!axesDim) {
+    axesDim = defaultFluxAxesDim(headDim);
+    ropeSource = ropeSource ? `${ropeSource} (theta) + FLUX.1 axes rule` : 'FLUX.1 defaults scaled to head_dim';
+  }
+  theta ??= FLUX1_THETA;
+  const axesSum = axesDim.reduce((a, d) => a + d, 0);
+  if (axesSum !== headDim) {
+    throw new Error(`${w.path}: RoPE axes_dim [${axesDim.join(', ')}] (from ${ropeSource}) sums to ${axesSum}, but the checkpoint's head_dim ("${normKey}" length) is ${headDim}`);
+  }
+  if (axesDim.some((d) => d % 2 !== 0)) throw new Error(`${w.path}: RoPE axes_dim [${axesDim.join(', ')}] (from ${ropeSource}) must all be even`);
+
+  const cfg: FluxDitConfig = {
+    inChannels,
+    outChannels: dimOf(w, 'final_layer.linear.weight', 0, 2),
+    hidden, heads, headDim, depth, depthSingle, mlpHidden,
+    contextInDim: dimOf(w, 'txt_in.weight', 1, 2),
+    vecInDim: dimOf(w, 'vector_in.in_layer.weight', 1, 2),
+    timeEmbedDim: dimOf(w, 'time_in.in_layer.weight', 1, 2),
+    guidanceEmbed: w.has('guidance_in.in_layer.weight'),
+    qkvBias: depth > 0 ? w.has('double_blocks.0.img_attn.qkv.bias') : true,
+    axesDim, theta, ropeSource,
+  };
+  if (cfg.timeEmbedDim % 2 !== 0) throw new SafetensorsError(w.path, `"time_in.in_layer.weight" input width ${cfg.timeEmbedDim} must be even (sinusoidal embedding)`);
+  if (cfgFile) crossCheckConfig(cfgFile, checks, cfg);
+  validateFluxDitWeights(w, cfg);
+  return cfg;
+}
+
+/** A config.json that states sizes must agree with the checkpoint it sits beside. */
+function crossCheckConfig(file: string, p: Record<string, unknown>, cfg: FluxDitConfig): void {
+  const pairs: Array<[string[], number | boolean]> = [
+    [['hidden_size'], cfg.hidden],
+    [['num_heads', 'num_attention_heads'], cfg.heads],
+    [['attention_head_dim'], cfg.headDim],
+    [['depth', 'num_layers'], cfg.depth],
+    [['depth_single_blocks', 'num_single_layers'], cfg.depthSingle],
+    [['context_in_dim', 'joint_attention_dim'], cfg.contextInDim],
+    [['vec_in_dim', 'pooled_projection_dim'], cfg.vecInDim],
+    [['guidance_embed', 'guidance_embeds'], cfg.guidanceEmbed],
+    [['qkv_bias'], cfg.qkvBias],
+  ];
+  for (const [names, actual] of pairs) {
+    for (const n of names) {
+      if (p[n] !== undefined && p[n] !== actual) {
+        throw new Error(`${file}: ${n} is ${JSON.stringify(p[n])} but the checkpoint beside it has ${JSON.stringify(actual)}`);
+      }
+    }
+  }
+}
+
+/** Every tensor a FLUX DiT of this config reads, with its expected shape. */
+export function fluxDitTensorShapes(cfg: FluxDitConfig): Map<string, number[]> {
+  const H = cfg.hidden;
+  const M = cfg.mlpHidden;
+  const D = cfg.headDim;
+  const s = new Map<string, number[]>();
+  const lin = (p: string, out: number, inp: number, bias = true) => {
+    s.set(`${p}.weight`, [out, inp]);
+    if (bias) s.set(`${p}.bias`, [out]);
+  };
+  lin('img_in', H, cfg.inChannels);
+  lin('txt_in', H, cfg.contextInDim);
+  const embedders: Array<[string, number]> = [['time_in', cfg.timeEmbedDim], ['vector_in', cfg.vecInDim]];
+  if (cfg.guidanceEmbed) embedders.push(['guidance_in', cfg.timeEmbedDim]);
+  for (const [p, inp] of embedders) {
+    lin(`${p}.in_layer`, H, inp);
+    lin(`${p}.out_layer`, H, H);
+  }
+  for (let i = 0; i < cfg.depth; i++) {
+    for (const st of ['img', 'txt']) {
+      const p = `double_blocks.${i}.${st}`;
+      lin(`${p}_mod.lin`, 6 * H, H);
+      lin(`${p}_attn.qkv`, 3 * H, H, cfg.qkvBias);
+      s.set(`${p}_attn.norm.query_norm.scale`, [D]);
+      s.set(`${p}_attn.norm.key_norm.scale`, [D]);
+      lin(`${p}_attn.proj`, H, H);
+      lin(`${p}_mlp.0`, M, H);
+      lin(`${p}_mlp.2`, H, M);
+    }
+  }
+  for (let i = 0; i < cfg.depthSingle; i++) {
+    const p = `single_blocks.${i}`;
+    lin(`${p}.linear1`, 3 * H + M, H);
+    lin(`${p}.linear2`, H, H + M);
+    s.set(`${p}.norm.query_norm.scale`, [D]);
+    s.set(`${p}.norm.key_norm.scale`, [D]);
+    lin(`${p}.modulation.lin`, 3 * H, H);
+  }
+  lin('final_layer.adaLN_modulation.1', 2 * H, H);
+  lin('final_layer.linear', cfg.outChannels, H);
+  return s;
+}
+
+/** Check presence, shape and dtype of every tensor the graph will read (errors name the key). */
+export function validateFluxDitWeights(w: Weights, cfg: FluxDitConfig): void {
+  for (const [key, shape] of fluxDitTensorShapes(cfg)) {
+    w.expectShape(key, shape);
+    const dt = w.info(key).dtype;
+    if (dt !== 'F32' && dt !== 'F16' && dt !== 'BF16') {
+      throw new SafetensorsError(w.path, `tensor "${key}" is ${dt}; the FLUX DiT graph reads F32, F16 or BF16 weights (quantized files need a bake first)`);
+    }
+  }
+}
+
+/** Elements of all weights the graph reads. */
+export function fluxDitParameterCount(cfg: FluxDitConfig): number {
+  let n = 0;
+  for (const shape of fluxDitTensorShapes(cfg).values()) n += elementCount(shape);
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Graph
+
+/** Graph input/output names of the built DiT. */
+export const FLUX_DIT_IO = {
+  img: 'img',
+  refImg: 'ref_img',
+  txt: 'txt',
+  vec: 'vec',
+  timestepEmb: 'timestep_emb',
+  guidanceEmb: 'guidance_emb',
+  ropeCos: 'rope_cos',
+  ropeSin: 'rope_sin',
+  output: 'output',
+} as const;
+
+/**
+ * How joint attention is emitted. 'fused': com.microsoft.MultiHeadAttention (tiled on CPU, never
+ * materialises S×S). 'unfused': MatMul → Softmax → MatMul per head (S×S scores per head in
+ * memory). ORT 1.30's WebGPU MultiHeadAttention returned wrong values for sequence length ≥ 32
+ * on the build machines (Mesa lavapipe; errors ≈ 0.1–0.2 against a float64 reference, at any
+ * head size; below 32 it matched), so WebGPU sessions default to 'unfused'.
+ */
+export type FluxAttentionKind = 'fused' | 'unfused';
+
+export interface FluxDitBuildOptions {
+  /** Precomputed config (default: `readFluxDitConfig(w)`). */
+  config?: FluxDitConfig;
+  name?: string;
+  /** Default 'fused'. */
+  attention?: FluxAttentionKind;
+}
+
+/** The attention kind a session on `ep` should use unless told otherwise (see FluxAttentionKind). */
+export function defaultAttentionFor(ep: ExecutionProvider): FluxAttentionKind {
+  return ep === 'webgpu' ? 'unfused' : 'fused';
+}
+
+/** Shared per-graph values the block emitters need. */
+interface Ctx {
+  b: GraphBuilder;
+  w: Weights;
+  cfg: FluxDitConfig;
+  ones: Value;
+  one: Value;
+  headsShape: Value;
+  flatShape: Value;
+  ropeCos: Value;
+  ropeSin: Value;
+  ropeStart: Value;
+  vecAct: Value;
+  nTxt: Value;
+  attention: FluxAttentionKind;
+  attnScale: Value;
+}
+
+/** Modulation.lin(SiLU(vec)) split into `n` [B, 1, H] chunks (shift, scale, gate, ...). */
+function modulation(c: Ctx, modulePath: string, n: number): Value[] {
+  const m = linear(c.b, c.w, modulePath, c.vecAct);
+  return c.b.scope(modulePath, () => {
+    const u = c.b.op('Unsqueeze', [m, c.b.ints([1])]);
+    return splitLast(c.b, u, new Array<number>(n).fill(c.cfg.hidden));
+  });
+}
+
+/** (1 + scale) · LayerNorm(x) + shift, LayerNorm without affine, eps 1e-6. */
+function modulate(c: Ctx, x: Value, shift: Value, scale: Value, name: string): Value {
+  const { b } = c;
+  const n = b.op('LayerNormalization', [x, c.ones], { axis: -1, epsilon: float(LN_EPS) }, { name: `LayerNorm_${name}` });
+  const s = b.op('Add', [scale, c.one], {}, { name: `OnePlusScale_${name}` });
+  return b.op('Add', [b.op('Mul', [n, s], {}, { name: `Scale_${name}` }), shift], {}, { name: `Shift_${name}` });
+}
+
+/** x + gate · y */
+function gatedResidual(c: Ctx, x: Value, gate: Value, y: Value, name: string): Value {
+  return c.b.op('Add', [x, c.b.op('Mul', [gate, y], {}, { name: `Gate_${name}` })], {}, { name: `Residual_${name}` });
+}
+
+/** Per-head RMSNorm of q or k ([B, S, H] → heads × head_dim), fp32, learnable scale. */
+function qkNorm(c: Ctx, x: Value, scaleKey: string): Value {
+  const { b } = c;
+  const modulePath = scaleKey.slice(0, scaleKey.lastIndexOf('.'));
+  const x4 = b.scope(modulePath, () => b.op('Reshape', [x, c.headsShape], {}, { name: 'ReshapeHeads' }));
+  const n = rmsNorm(b, c.w, x4, scaleKey, QK_NORM_EPS);
+  return b.scope(modulePath, () => b.op('Reshape', [n, c.flatShape], {}, { name: 'ReshapeFlat' }));
+}
+
+/** RoPE on q and k, then multi-head attention over the joint sequence. */
+function ropeAttention(c: Ctx, q: Value, k: Value, v: Value): Value {
+  const qr = applyRope(c.b, q, c.ropeCos, c.ropeSin, c.cfg.heads, c.ropeStart, 'RotaryEmbedding_q');
+  const kr = applyRope(c.b, k, c.ropeCos, c.ropeSin, c.cfg.heads, c.ropeStart, 'RotaryEmbedding_k');
+  if (c.attention === 'fused') return multiHeadAttention(c.b, qr, kr, v, c.cfg.heads);
+  return unfusedAttention(c, qr, kr, v);
+}
+
+/** softmax(q kᵀ / √head_dim) v per head, [B, S, heads·head_dim] in and out. */
+function unfusedAttention(c: Ctx, q: Value, k: Value, v: Value): Value {
+  const { b } = c;
+  const toHeads = (x: Value, perm: number[], name: string) =>
+    b.op('Transpose', [b.op('Reshape', [x, c.headsShape], {}, { name: `Reshape_${name}` })], { perm }, { name: `Transpose_${name}` });
+  const qh = toHeads(q, [0, 2, 1, 3], 'q');
+  const kt = toHeads(k, [0, 2, 3, 1], 'k');
+  const vh = toHeads(v, [0, 2, 1, 3], 'v');
+  const scores = b.op('Mul', [b.op('MatMul', [qh, kt], {}, { name: 'MatMul_qk' }), c.attnScale], {}, { name: 'Scale_qk' });
+  const probs = b.op('Softmax', [scores], { axis: -1 });
+  const o = b.op('MatMul', [probs, vh], {}, { name: 'MatMul_v' });
+  return b.op('Reshape', [b.op('Transpose', [o], { perm: [0, 2, 1, 3] }, { name: 'Transpose_out' }), c.flatShape], {}, { name: 'Reshape_out' });
+}
+
+function mlp(c: Ctx, modulePath: string, x: Value): Value {
+  const h = linear(c.b, c.w, `${modulePath}.0`, x);
+  const a = c.b.scope(`${modulePath}.1`, () => geluTanh(c.b, h));
+  return linear(c.b, c.w, `${modulePath}.2`, a);
+}
+
+function doubleBlock(c: Ctx, i: number, img: Value, txt: Value): [Value, Value] {
+  const { b, cfg } = c;
+  const p = `double_blocks.${i}`;
+  const H = cfg.hidden;
+  const streams = (['img', 'txt'] as const).map((st) => {
+    const x = st === 'img' ? img : txt;
+    const mod = modulation(c, `${p}.${st}_mod.lin`, 6);
+    const xm = b.scope(`${p}.${st}_norm1`, () => modulate(c, x, mod[0], mod[1], 'norm1'));
+    const qkv = linear(b, c.w, `${p}.${st}_attn.qkv`, xm);
+    const [q, k, v] = b.scope(`${p}.${st}_attn.qkv`, () => splitLast(b, qkv, [H, H, H]));
+    return {
+      st, x, mod, v,
+      q: qkNorm(c, q, `${p}.${st}_attn.norm.query_norm.scale`),
+      k: qkNorm(c, k, `${p}.${st}_attn.norm.key_norm.scale`),
+    };
+  });
+  const [si, stx] = streams;
+  // Joint attention over [txt ; img], positions in the same order.
+  const attn = b.scope(p, () => {
+    const q = b.op('Concat', [stx.q, si.q], { axis: 1 }, { name: 'Concat_q' });
+    const k = b.op('Concat', [stx.k, si.k], { axis: 1 }, { name: 'Concat_k' });
+    const v = b.op('Concat', [stx.v, si.v], { axis: 1 }, { name: 'Concat_v' });
+    return ropeAttention(c, q, k, v);
+  });
+  const [txtAttn, imgAttn] = b.scope(p, () => [
+    b.op('Slice', [attn, b.ints([0]), c.nTxt, b.ints([1])], {}, { name: 'Slice_txt' }),
+    b.op('Slice', [attn, c.nTxt, b.ints([Number.MAX_SAFE_INTEGER]), b.ints([1])], {}, { name: 'Slice_img' }),
+  ]);
+  const out = streams.map((s) => {
+    const a = s.st === 'img' ? imgAttn : txtAttn;
+    const proj = linear(b, c.w, `${p}.${s.st}_attn.proj`, a);
+    let x = b.scope(`${p}.${s.st}_attn`, () => gatedResidual(c, s.x, s.mod[2], proj, 'attn'));
+    const xm = b.scope(`${p}.${s.st}_norm2`, () => modulate(c, x, s.mod[3], s.mod[4], 'norm2'));
+    const y = mlp(c, `${p}.${s.st}_mlp`, xm);
+    x = b.scope(`${p}.${s.st}_mlp`, () => gatedResidual(c, x, s.mod[5], y, 'mlp'));
+    return x;
+  });
+  return [out[0], out[1]];
+}
+
+function singleBlock(c: Ctx, i: number, x: Value): Value {
+  const { b, cfg } = c;
+  const p = `single_blocks.${i}`;
+  const H = cfg.hidden;
+  const [shift, scale, gate] = modulation(c, `${p}.modulation.lin`, 3);
+  const xm = b.scope(`${p}.pre_norm`, () => modulate(c, x, shift, scale, 'pre_norm'));
+  const l1 = linear(b, c.w, `${p}.linear1`, xm);
+  const [q, k, v, m] = b.scope(`${p}.linear1`, () => splitLast(b, l1, [H, H, H, cfg.mlpHidden]));
+  const qn = qkNorm(c, q, `${p}.norm.query_norm.scale`);
+  const kn = qkNorm(c, k, `${p}.norm.key_norm.scale`);
+  const joined = b.scope(p, () => {
+    const attn = ropeAttention(c, qn, kn, v);
+    const act = b.scope('mlp_act', () => geluTanh(b, m));
+    return b.op('Concat', [attn, act], { axis: -1 }, { name: 'Concat_attn_mlp' });
+  });
+  const y = linear(b, c.w, `${p}.linear2`, joined);
+  return b.scope(p, () => gatedResidual(c, x, gate, y, 'out'));
+}
+
+function mlpEmbedder(c: Ctx, modulePath: string, x: Value): Value {
+  const h = linear(c.b, c.w, `${modulePath}.in_layer`, x);
+  const a = c.b.scope(modulePath, () => silu(c.b, h));
+  return linear(c.b, c.w, `${modulePath}.out_layer`, a);
+}
+
+/**
+ * The FLUX DiT graph. Inputs (B = batch, any sequence lengths):
+ *   img [B, n_img, in], ref_img [B, n_ref, in] (all references concatenated; n_ref may be 0),
+ *   txt [B, n_txt, ctx], vec [B, vec_in], timestep_emb / guidance_emb [B, time_dim]
+ *   (see `timestepEmbedding`; guidance only when the checkpoint has guidance_in),
+ *   rope_cos / rope_sin [n_txt + n_img + n_ref, head_dim/2] (see `ropeTables`; rows in
+ *   [txt ; img ; refs] order). Output: output [B, n_img, out] (target tokens only).
+ */
+export function buildFluxDit(w: Weights, opts: FluxDitBuildOptions = {}): BuiltModel {
+  const cfg = opts.config ?? readFluxDitConfig(w);
+  if (opts.config) validateFluxDitWeights(w, cfg); // readFluxDitConfig validates on its own
+  const b = new GraphBuilder(opts.name ?? 'flux_dit', { config: JSON.stringify(cfg), source: w.path });
+  const io = FLUX_DIT_IO;
+  const img = b.input(io.img, 'float32', ['batch', 'n_img', cfg.inChannels]);
+  const refImg = b.input(io.refImg, 'float32', ['batch', 'n_ref', cfg.inChannels]);
+  const txtIn = b.input(io.txt, 'float32', ['batch', 'n_txt', cfg.contextInDim]);
+  const vecIn = b.input(io.vec, 'float32', ['batch', cfg.vecInDim]);
+  const tEmb = b.input(io.timestepEmb, 'float32', ['batch', cfg.timeEmbedDim]);
+  const gEmb = cfg.guidanceEmbed ? b.input(io.guidanceEmb, 'float32', ['batch', cfg.timeEmbedDim]) : null;
+  const pairs = cfg.headDim / 2;
+  const ropeCos = b.input(io.ropeCos, 'float32', ['n_seq', pairs]);
+  const ropeSin = b.input(io.ropeSin, 'float32', ['n_seq', pairs]);
+
+  const c: Ctx = {
+    b, w, cfg, ropeCos, ropeSin,
+    ones: b.constant(new Float32Array(cfg.hidden).fill(1), [cfg.hidden], 'float32', 'layer_norm_ones'),
+    one: b.constant(new Float32Array([1]), [], 'float32', 'one'),
+    headsShape: b.constant(BigInt64Array.from([0n, 0n, BigInt(cfg.heads), BigInt(cfg.headDim)]), [4], 'int64', 'shape_heads'),
+    flatShape: b.constant(BigInt64Array.from([0n, 0n, BigInt(cfg.hidden)]), [3], 'int64', 'shape_flat'),
+    ropeStart: b.constant(BigInt64Array.from([0n]), [1], 'int64', 'rope_start'),
+    vecAct: img, // set below
+    nTxt: b.op('Shape', [txtIn], { start: 1, end: 2 }, { name: 'Shape_n_txt' }),
+    attention: opts.attention ?? 'fused',
+    attnScale: b.constant(new Float32Array([1 / Math.sqrt(cfg.headDim)]), [], 'float32', 'attention_scale'),
+  };
+  const nImg = b.op('Shape', [img], { start: 1, end: 2 }, { name: 'Shape_n_img' });
+
+  let vec = mlpEmbedder(c, 'time_in', tEmb);
+  if (gEmb) vec = b.op('Add', [vec, mlpEmbedder(c, 'guidance_in', gEmb)], {}, { name: 'Add_guidance' });
+  vec = b.op('Add', [vec, mlpEmbedder(c, 'vector_in', vecIn)], {}, { name: 'Add_vector' });
+  c.vecAct = silu(b, vec);
+
+  // Target and reference tokens share img_in; the image stream is [target ; refs].
+  const imgAll = b.op('Concat', [img, refImg], { axis: 1 }, { name: 'Concat_img_refs' });
+  let x = linear(b, w, 'img_in', imgAll);
+  let txt = linear(b, w, 'txt_in', txtIn);
+
+  for (let i = 0; i < cfg.depth; i++) [x, txt] = doubleBlock(c, i, x, txt);
+  let joint = b.op('Concat', [txt, x], { axis: 1 }, { name: 'Concat_txt_img' });
+  for (let i = 0; i < cfg.depthSingle; i++) joint = singleBlock(c, i, joint);
+
+  // Two slices instead of one with end = n_txt + n_img: WebGPU has no int64 Add kernel.
+  const imgStream = b.op('Slice', [joint, c.nTxt, b.ints([Number.MAX_SAFE_INTEGER]), b.ints([1])], {}, { name: 'Slice_img_stream' });
+  const target = b.op('Slice', [imgStream, b.ints([0]), nImg, b.ints([1])], {}, { name: 'Slice_target' });
+  const [shift, scale] = modulation(c, 'final_layer.adaLN_modulation.1', 2);
+  const xm = b.scope('final_layer.norm_final', () => modulate(c, target, shift, scale, 'norm_final'));
+  const out = linear(b, w, 'final_layer.linear', xm);
+  b.output(out, io.output, 'float32', ['batch', 'n_img', cfg.outChannels]);
+  return b.build();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Host-side inputs
+
+/**
+ * FLUX `timestep_embedding(t, dim)` with time_factor 1000: [cos(a_k), sin(a_k)], a_k = 1000·t·f_k,
+ * f_k = exp(−ln(10000)·k/(dim/2)). Follows the reference's float32 rounding at each step.
+ */
+export function timestepEmbedding(t: number, dim: number): Float32Array {
+  const half = dim / 2;
+  const out = new Float32Array(dim);
+  const tt = Math.fround(TIME_FACTOR * Math.fround(t));
+  const c = Math.fround(-Math.log(MAX_PERIOD));
+  for (let k = 0; k < half; k++) {
+    const f = Math.fround(Math.exp(Math.fround(Math.fround(c * k) / half)));
+    const a = Math.fround(tt * f);
+    out[k] = Math.cos(a);
+    out[half + k] = Math.sin(a);
+  }
+  return out;
+}
+
+export interface FluxDitReference {
+  /** Packed reference tokens [n_ref_k, in_channels]. */
+  img: Float32Array;
+  /** Their position ids [n_ref_k, 3]. */
+  ids: PositionIds;
+}
+
+/** One forward, batch 1. Token counts follow from the array lengths. */
+export interface FluxDitInputs {
+  /** Target (noisy) packed latent tokens [n_img, in_channels]. */
+  img: Float32Array;
+  imgIds: PositionIds;
+  /** Text tokens [n_txt, context_in_dim]. */
+  txt: Float32Array;
+  txtIds: PositionIds;
+  /** Pooled vector [vec_in_dim]. */
+  vec: Float32Array;
+  timestep: number;
+  /** Required when the checkpoint has guidance_in; ignored otherwise (as in the reference). */
+  guidance?: number;
+  refs?: readonly FluxDitReference[];
+}
+
+function tokenCount(what: string, data: ArrayLike<unknown>, width: number): number {
+  if (data.length % width !== 0) throw new Error(`FluxDit.forward: ${what} has ${data.length} values, not a whole number of ${width}-wide tokens`);
+  return data.length / width;
+}
+
+function checkIds(what: string, ids: PositionIds, tokens: number, axes: number): void {
+  if (ids.length !== tokens * axes) {
+    throw new Error(`FluxDit.forward: ${what} has ${ids.length} values, expected ${tokens} tokens × ${axes} axes = ${tokens * axes}`);
+  }
+}
+
+export interface FluxDitCreateOptions extends Partial<Omit<SessionOptions, 'ep'>> {
+  ep: ExecutionProvider;
+  config?: FluxDitConfig;
+  /** Default: `defaultAttentionFor(ep)`. */
+  attention?: FluxAttentionKind;
+}
+
+/** A built and loaded FLUX DiT; one `forward` per denoising step, any resolution. */
+export class FluxDit {
+  private constructor(
+    readonly config: FluxDitConfig,
+    readonly model: Pick<BuiltModel, 'name' | 'parameterCount' | 'externalBytes' | 'nodeCount'>,
+    private readonly session: NetSession,
+  ) {}
+
+  static async create(w: Weights, opts: FluxDitCreateOptions): Promise<FluxDit> {
+    const { config, attention, ...sessionOpts } = opts;
+    const cfg = config ?? readFluxDitConfig(w);
+    const built = buildFluxDit(w, { config: cfg, attention: attention ?? defaultAttentionFor(opts.ep) });
+    const session = await createSession(built, sessionOpts);
+    const { name, parameterCount, externalBytes, nodeCount } = built;
+    return new FluxDit(cfg, { name, parameterCount, externalBytes, nodeCount }, session);
+  }
+
+  get ep(): ExecutionProvider {
+    return this.session.ep;
+  }
+
+  /** Predicted velocity for the target tokens, [n_img, out_channels]. */
+  async forward(inp: FluxDitInputs): Promise<Float32Array> {
+    const cfg = this.config;
+    const axes = cfg.axesDim.length;
+    const nImg = tokenCount('img', inp.img, cfg.inChannels);
+    const nTxt = tokenCount('txt', inp.txt, cfg.contextInDim);
+    checkIds('imgIds', inp.imgIds, nImg, axes);
+    checkIds('txtIds', inp.txtIds, nTxt, axes);
+    if (inp.vec.length !== cfg.vecInDim) throw new Error(`FluxDit.forward: vec has ${inp.vec.length} values, expected ${cfg.vecInDim}`);
+    if (cfg.guidanceEmbed && (inp.guidance === undefined || !Number.isFinite(inp.guidance))) {
+      throw new Error('FluxDit.forward: this checkpoint has guidance_in (guidance-distilled), a finite guidance value is required');
+    }
+    const refs = inp.refs ?? [];
+    const refCounts = refs.map((r, i) => {
+      const n = tokenCount(`refs[${i}].img`, r.img, cfg.inChannels);
+      checkIds(`refs[${i}].ids`, r.ids, n, axes);
+      return n;
+    });
+    const nRef = refCounts.reduce((a, n) => a + n, 0);
+    const refImg = new Float32Array(nRef * cfg.inChannels);
+    const seq = nTxt + nImg + nRef;
+    const ids = new Float64Array(seq * axes);
+    let at = 0;
+    const putIds = (src: PositionIds) => {
+      for (let i = 0; i < src.length; i++) ids[at++] = Number(src[i]);
+    };
+    putIds(inp.txtIds);
+    putIds(inp.imgIds);
+    let off = 0;
+    for (const r of refs) {
+      refImg.set(r.img, off);
+      off += r.img.length;
+      putIds(r.ids);
+    }
+    const rope = ropeTables(ids, cfg.axesDim, cfg.theta);
+    const io = FLUX_DIT_IO;
+    const T = (data: Float32Array, dims: number[]) => new ort.Tensor('float32', data, dims);
+    const feeds: Record<string, ort.Tensor> = {
+      [io.img]: T(inp.img, [1, nImg, cfg.inChannels]),
+      [io.refImg]: T(refImg, [1, nRef, cfg.inChannels]),
+      [io.txt]: T(inp.txt, [1, nTxt, cfg.contextInDim]),
+      [io.vec]: T(inp.vec, [1, cfg.vecInDim]),
+      [io.timestepEmb]: T(timestepEmbedding(inp.timestep, cfg.timeEmbedDim), [1, cfg.timeEmbedDim]),
+      [io.ropeCos]: T(rope.cos, [seq, rope.pairs]),
+      [io.ropeSin]: T(rope.sin, [seq, rope.pairs]),
+    };
+    if (cfg.guidanceEmbed) feeds[io.guidanceEmb] = T(timestepEmbedding(inp.guidance!, cfg.timeEmbedDim), [1, cfg.timeEmbedDim]);
+    const out = await this.session.run(feeds, [io.output]);
+    const y = out[io.output];
+    const data = y.data as Float32Array;
+    if (data.length !== nImg * cfg.outChannels) {
+      throw new Error(`FluxDit.forward: output has ${data.length} values, expected ${nImg} × ${cfg.outChannels}`);
+    }
+    return data;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
