@@ -7,9 +7,13 @@ src=/etc/apt/sources.list.d/debian.sources
 if [ -f "$src" ] && grep -q '^Suites: bookworm bookworm-updates$' "$src"; then
   $SUDO sed -i 's/^Suites: bookworm bookworm-updates$/Suites: bookworm bookworm-updates bookworm-backports/' "$src"
 fi
-need=()
-dpkg -s mesa-vulkan-drivers 2>/dev/null | grep -q '^Version: 25' || need+=(mesa-vulkan-drivers)
-if [ ${#need[@]} -gt 0 ]; then
-  $SUDO apt-get update -q
-  $SUDO apt-get install -y -q -t bookworm-backports "${need[@]}"
+updated=0
+apt_update() { [ "$updated" = 1 ] || { $SUDO apt-get update -q; updated=1; }; }
+if ! dpkg -s mesa-vulkan-drivers 2>/dev/null | grep -q '^Version: 25'; then
+  apt_update
+  $SUDO apt-get install -y -q -t bookworm-backports mesa-vulkan-drivers
+fi
+if ! command -v chromium >/dev/null 2>&1; then
+  apt_update
+  $SUDO apt-get install -y -q chromium fonts-dejavu-core
 fi
