@@ -14,6 +14,7 @@ import { countNumberedModules, shapeOfRank, validateShapes } from './checkpoint-
 import { HfConfig, hfConfigBeside } from './hf-config.js';
 import { type HfActivation, HF_ACTIVATIONS, applyHfActivation, isHfActivation } from './hf-activation.js';
 import { checkTokenIds, embeddingLookup } from './token-embedding.js';
+import { type AttentionKind, attention, defaultAttentionFor } from './attention.js';
 
 export interface ClipTextConfig {
   vocab: number;
@@ -139,6 +140,8 @@ export interface ClipTextBuildOptions {
   config?: ClipTextConfig;
   /** See `embeddingLookup`: false for EPs without bf16/f16 Gather (WebGPU). Default true. */
   lookupInStoredDtype?: boolean;
+  /** Attention form (see `attention.ts`). Default 'fused'; ClipTextEncoder.create picks per EP. */
+  attention?: AttentionKind;
 }
 
 /**
@@ -152,6 +155,7 @@ export function buildClipText(w: Weights, opts: ClipTextBuildOptions = {}): Buil
   const io = CLIP_TEXT_IO;
   const ids = b.input(io.inputIds, 'int64', ['batch', 'seq']);
   const inStored = opts.lookupInStoredDtype ?? true;
+  const kind = opts.attention ?? 'fused';
 
   const tokens = embeddingLookup(b, w, TOKEN_KEY, ids, inStored);
   // Positions 0..L-1 come in as an input (the shape ops that could derive them in the graph have
@@ -169,9 +173,10 @@ export function buildClipText(w: Weights, opts: ClipTextBuildOptions = {}): Buil
     const q = linear(b, w, `${sa}.q_proj`, h);
     const k = linear(b, w, `${sa}.k_proj`, h);
     const v = linear(b, w, `${sa}.v_proj`, h);
-    // Default scale 1/sqrt(head_dim), as CLIP; unidirectional = causal mask.
-    const a = b.scope(sa, () => b.op('MultiHeadAttention', [q, k, v],
-      { num_heads: cfg.heads, unidirectional: 1 }, { domain: 'com.microsoft' }));
+    // Scale 1/sqrt(head_dim), as CLIP; causal.
+    const a = b.scope(sa, () => attention(b, q, k, v, {
+      kind, heads: cfg.heads, headDim: cfg.hidden / cfg.heads, causal: { maxLength: cfg.maxPositions },
+    }));
     const attnOut = linear(b, w, `${sa}.out_proj`, a);
     x = b.scope(p, () => b.op('Add', [x, attnOut], {}, { name: 'ResidualAttn' }));
 
@@ -218,6 +223,8 @@ export interface ClipTextOutput {
 export interface ClipTextCreateOptions extends Partial<Omit<SessionOptions, 'ep'>> {
   ep: ExecutionProvider;
   config?: ClipTextConfig;
+  /** Default: `defaultAttentionFor(ep)`. */
+  attention?: AttentionKind;
 }
 
 /** A built and loaded CLIP text encoder. */
@@ -229,9 +236,11 @@ export class ClipTextEncoder {
   ) {}
 
   static async create(w: Weights, opts: ClipTextCreateOptions): Promise<ClipTextEncoder> {
-    const { config, ...sessionOpts } = opts;
+    const { config, attention: kind, ...sessionOpts } = opts;
     const cfg = config ?? readClipTextConfig(w);
-    const built = buildClipText(w, { config: cfg, lookupInStoredDtype: opts.ep === 'cpu' });
+    const built = buildClipText(w, {
+      config: cfg, lookupInStoredDtype: opts.ep === 'cpu', attention: kind ?? defaultAttentionFor(opts.ep),
+    });
     const session = await createSession(built, sessionOpts);
     const { name, parameterCount, externalBytes, nodeCount } = built;
     return new ClipTextEncoder(cfg, { name, parameterCount, externalBytes, nodeCount }, session);

@@ -10,9 +10,10 @@ import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { type Weights, SafetensorsError, elementCount } from '../runtime/safetensors.js';
 import { type BuiltModel, type Value, GraphBuilder, float } from '../runtime/graph.js';
-import { geluTanh, linear, multiHeadAttention, rmsNorm, silu, splitLast } from '../runtime/nn.js';
+import { geluTanh, linear, rmsNorm, silu, splitLast } from '../runtime/nn.js';
 import { type ExecutionProvider, type NetSession, type SessionOptions, createSession } from '../runtime/sessions.js';
 import { type PositionIds, applyRope, ropeTables } from './rope.js';
+import { type AttentionKind, attention, defaultAttentionFor } from './attention.js';
 
 /** Every size of a FLUX DiT. */
 export interface FluxDitConfig {
@@ -308,13 +309,12 @@ export const FLUX_DIT_IO = {
 } as const;
 
 /**
- * How joint attention is emitted. 'fused': com.microsoft.MultiHeadAttention (tiled on CPU, never
- * materialises S×S). 'unfused': MatMul → Softmax → MatMul per head (S×S scores per head in
- * memory). ORT 1.30's WebGPU MultiHeadAttention returned wrong values for sequence length ≥ 32
- * on the build machines (Mesa lavapipe; errors ≈ 0.1–0.2 against a float64 reference, at any
- * head size; below 32 it matched), so WebGPU sessions default to 'unfused'.
+ * How joint attention is emitted: see `attention.ts` ('fused' MultiHeadAttention, or 'unfused'
+ * MatMul → Softmax → MatMul, the WebGPU default because ORT 1.30's WebGPU MultiHeadAttention is
+ * wrong for sequence length ≥ 32).
  */
-export type FluxAttentionKind = 'fused' | 'unfused';
+export type FluxAttentionKind = AttentionKind;
+export { defaultAttentionFor };
 
 export interface FluxDitBuildOptions {
   /** Precomputed config (default: `readFluxDitConfig(w)`). */
@@ -322,11 +322,6 @@ export interface FluxDitBuildOptions {
   name?: string;
   /** Default 'fused'. */
   attention?: FluxAttentionKind;
-}
-
-/** The attention kind a session on `ep` should use unless told otherwise (see FluxAttentionKind). */
-export function defaultAttentionFor(ep: ExecutionProvider): FluxAttentionKind {
-  return ep === 'webgpu' ? 'unfused' : 'fused';
 }
 
 /** Shared per-graph values the block emitters need. */
@@ -344,7 +339,6 @@ interface Ctx {
   vecAct: Value;
   nTxt: Value;
   attention: FluxAttentionKind;
-  attnScale: Value;
 }
 
 /** Modulation.lin(SiLU(vec)) split into `n` [B, 1, H] chunks (shift, scale, gate, ...). */
@@ -382,22 +376,7 @@ function qkNorm(c: Ctx, x: Value, scaleKey: string): Value {
 function ropeAttention(c: Ctx, q: Value, k: Value, v: Value): Value {
   const qr = applyRope(c.b, q, c.ropeCos, c.ropeSin, c.cfg.heads, c.ropeStart, 'RotaryEmbedding_q');
   const kr = applyRope(c.b, k, c.ropeCos, c.ropeSin, c.cfg.heads, c.ropeStart, 'RotaryEmbedding_k');
-  if (c.attention === 'fused') return multiHeadAttention(c.b, qr, kr, v, c.cfg.heads);
-  return unfusedAttention(c, qr, kr, v);
-}
-
-/** softmax(q kᵀ / √head_dim) v per head, [B, S, heads·head_dim] in and out. */
-function unfusedAttention(c: Ctx, q: Value, k: Value, v: Value): Value {
-  const { b } = c;
-  const toHeads = (x: Value, perm: number[], name: string) =>
-    b.op('Transpose', [b.op('Reshape', [x, c.headsShape], {}, { name: `Reshape_${name}` })], { perm }, { name: `Transpose_${name}` });
-  const qh = toHeads(q, [0, 2, 1, 3], 'q');
-  const kt = toHeads(k, [0, 2, 3, 1], 'k');
-  const vh = toHeads(v, [0, 2, 1, 3], 'v');
-  const scores = b.op('Mul', [b.op('MatMul', [qh, kt], {}, { name: 'MatMul_qk' }), c.attnScale], {}, { name: 'Scale_qk' });
-  const probs = b.op('Softmax', [scores], { axis: -1 });
-  const o = b.op('MatMul', [probs, vh], {}, { name: 'MatMul_v' });
-  return b.op('Reshape', [b.op('Transpose', [o], { perm: [0, 2, 1, 3] }, { name: 'Transpose_out' }), c.flatShape], {}, { name: 'Reshape_out' });
+  return attention(c.b, qr, kr, v, { kind: c.attention, heads: c.cfg.heads, headDim: c.cfg.headDim });
 }
 
 function mlp(c: Ctx, modulePath: string, x: Value): Value {
@@ -504,7 +483,6 @@ export function buildFluxDit(w: Weights, opts: FluxDitBuildOptions = {}): BuiltM
     vecAct: img, // set below
     nTxt: b.op('Shape', [txtIn], { start: 1, end: 2 }, { name: 'Shape_n_txt' }),
     attention: opts.attention ?? 'fused',
-    attnScale: b.constant(new Float32Array([1 / Math.sqrt(cfg.headDim)]), [], 'float32', 'attention_scale'),
   };
   const nImg = b.op('Shape', [img], { start: 1, end: 2 }, { name: 'Shape_n_img' });
 

@@ -9,13 +9,14 @@
 // No attention mask: UNO's HFEmbedder passes none, so padding tokens are attended to.
 import ort from 'onnxruntime-node';
 import { type Weights, SafetensorsError } from '../runtime/safetensors.js';
-import { type BuiltModel, type Value, GraphBuilder, float } from '../runtime/graph.js';
+import { type BuiltModel, type Value, GraphBuilder } from '../runtime/graph.js';
 import { linear, rmsNorm, weightF32 } from '../runtime/nn.js';
 import { type ExecutionProvider, type NetSession, type SessionOptions, createSession } from '../runtime/sessions.js';
 import { countNumberedModules, shapeOfRank, validateShapes } from './checkpoint-keys.js';
 import { HfConfig, hfConfigBeside } from './hf-config.js';
 import { type HfActivation, HF_ACTIVATIONS, applyHfActivation, isHfActivation } from './hf-activation.js';
 import { checkTokenIds, embeddingLookup } from './token-embedding.js';
+import { type AttentionKind, attention, defaultAttentionFor } from './attention.js';
 
 /** Every size and setting of a T5 encoder. */
 export interface T5EncoderConfig {
@@ -181,6 +182,8 @@ export interface T5EncoderBuildOptions {
    * Saves an fp32 copy of the table on CPU; set false for EPs without bf16/f16 Gather (WebGPU).
    */
   lookupInStoredDtype?: boolean;
+  /** Attention form (see `attention.ts`). Default 'fused'; T5Encoder.create picks per EP. */
+  attention?: AttentionKind;
 }
 
 /** Build the encoder graph: input_ids [B, L] int64 + position_buckets [L, L] -> last_hidden_state [B, L, d_model]. */
@@ -191,6 +194,7 @@ export function buildT5Encoder(w: Weights, opts: T5EncoderBuildOptions = {}): Bu
   const io = T5_ENCODER_IO;
   const ids = b.input(io.inputIds, 'int64', ['batch', 'seq']);
   const buckets = b.input(io.positionBuckets, 'int64', ['seq', 'seq']);
+  const kind = opts.attention ?? 'fused';
 
   let x = embeddingLookup(b, w, cfg.embeddingKey, ids, opts.lookupInStoredDtype ?? true);
 
@@ -211,9 +215,8 @@ export function buildT5Encoder(w: Weights, opts: T5EncoderBuildOptions = {}): Bu
     const q = linear(b, w, `${sa}.q`, h);
     const k = linear(b, w, `${sa}.k`, h);
     const v = linear(b, w, `${sa}.v`, h);
-    // Inputs: query, key, value, bias, key_padding_mask, attention_bias. T5 does not scale scores.
-    const a = b.scope(sa, () => b.op('MultiHeadAttention', [q, k, v, null, null, attnBias],
-      { num_heads: cfg.heads, scale: float(1) }, { domain: 'com.microsoft' }));
+    // T5 does not scale scores; the relative-position bias is added before the softmax.
+    const a = b.scope(sa, () => attention(b, q, k, v, { kind, heads: cfg.heads, scale: 1, bias: attnBias }));
     const attnOut = linear(b, w, `${sa}.o`, a);
     x = b.scope(`${p}.0`, () => b.op('Add', [x, attnOut], {}, { name: 'Residual' }));
 
@@ -239,6 +242,8 @@ export function buildT5Encoder(w: Weights, opts: T5EncoderBuildOptions = {}): Bu
 export interface T5EncoderCreateOptions extends Partial<Omit<SessionOptions, 'ep'>> {
   ep: ExecutionProvider;
   config?: T5EncoderConfig;
+  /** Default: `defaultAttentionFor(ep)`. */
+  attention?: AttentionKind;
 }
 
 /** A built and loaded T5 encoder. */
@@ -250,9 +255,11 @@ export class T5Encoder {
   ) {}
 
   static async create(w: Weights, opts: T5EncoderCreateOptions): Promise<T5Encoder> {
-    const { config, ...sessionOpts } = opts;
+    const { config, attention: kind, ...sessionOpts } = opts;
     const cfg = config ?? readT5EncoderConfig(w);
-    const built = buildT5Encoder(w, { config: cfg, lookupInStoredDtype: opts.ep === 'cpu' });
+    const built = buildT5Encoder(w, {
+      config: cfg, lookupInStoredDtype: opts.ep === 'cpu', attention: kind ?? defaultAttentionFor(opts.ep),
+    });
     const session = await createSession(built, sessionOpts);
     const { name, parameterCount, externalBytes, nodeCount } = built;
     return new T5Encoder(cfg, { name, parameterCount, externalBytes, nodeCount }, session);

@@ -1,0 +1,101 @@
+// Multi-head scaled-dot-product attention for the model graphs, in one of two forms:
+//
+// - 'fused': com.microsoft.MultiHeadAttention (tiled on CPU, never materialises S×S scores).
+// - 'unfused': MatMul → Softmax → MatMul per head, float32 throughout (S×S scores per head in
+//   memory).
+//
+// ORT 1.30's WebGPU MultiHeadAttention returns wrong values once the sequence length reaches 32
+// (measured on Mesa lavapipe: errors ≈ 0.1–0.2 against CPU, at any head size; below 32 it
+// matched), so WebGPU sessions use the unfused form (`defaultAttentionFor`).
+import { type GraphBuilder, type Value, float } from '../runtime/graph.js';
+import type { ExecutionProvider } from '../runtime/sessions.js';
+
+export type AttentionKind = 'fused' | 'unfused';
+
+/** The attention form a session on `ep` should use unless told otherwise (see the file comment). */
+export function defaultAttentionFor(ep: ExecutionProvider): AttentionKind {
+  return ep === 'webgpu' ? 'unfused' : 'fused';
+}
+
+/** Added to masked scores: float32's lowest finite value (as HF's causal masks use). */
+const MASKED_SCORE = -3.4028234663852886e38;
+
+export interface AttentionOptions {
+  kind: AttentionKind;
+  heads: number;
+  /** Multiplies q·kᵀ before bias and softmax. Default 1/√head_dim. */
+  scale?: number;
+  /** Additive score bias broadcastable to [B, heads, S_q, S_kv] (e.g. T5's relative-position bias). */
+  bias?: Value;
+  /**
+   * Causal self-attention: query i sees keys 0..i. The unfused form slices a constant
+   * [maxLength, maxLength] mask to the sequence, so `maxLength` (the longest sequence the graph
+   * accepts) is required with it.
+   */
+  causal?: { maxLength: number };
+  /** Head size: required for the unfused form's default scale when `scale` is not given. */
+  headDim?: number;
+}
+
+/**
+ * softmax(scale · q kᵀ + bias [+ causal mask]) v with q [B, S_q, heads·head_dim] and k, v
+ * [B, S_kv, heads·head_dim]; returns [B, S_q, heads·head_dim]. Inputs are float32.
+ */
+export function attention(b: GraphBuilder, q: Value, k: Value, v: Value, opts: AttentionOptions): Value {
+  if (!Number.isInteger(opts.heads) || opts.heads <= 0) throw new Error(`attention: heads must be a positive integer, got ${opts.heads}`);
+  if (opts.causal && !(Number.isInteger(opts.causal.maxLength) && opts.causal.maxLength > 0)) {
+    throw new Error(`attention: causal.maxLength must be a positive integer, got ${opts.causal.maxLength}`);
+  }
+  if (opts.kind === 'fused') return fusedAttention(b, q, k, v, opts);
+  if (opts.kind === 'unfused') return unfusedAttention(b, q, k, v, opts);
+  throw new Error(`attention: unknown kind "${String(opts.kind)}" (expected 'fused' or 'unfused')`);
+}
+
+function fusedAttention(b: GraphBuilder, q: Value, k: Value, v: Value, opts: AttentionOptions): Value {
+  // Inputs: query, key, value, bias (packed qkv bias), key_padding_mask, attention_bias.
+  const inputs: Array<Value | null> = [q, k, v];
+  if (opts.bias) inputs.push(null, null, opts.bias);
+  return b.op('MultiHeadAttention', inputs, {
+    num_heads: opts.heads,
+    scale: opts.scale === undefined ? undefined : float(opts.scale),
+    unidirectional: opts.causal ? 1 : undefined,
+  }, { domain: 'com.microsoft' });
+}
+
+function unfusedAttention(b: GraphBuilder, q: Value, k: Value, v: Value, opts: AttentionOptions): Value {
+  let scale = opts.scale;
+  if (scale === undefined) {
+    if (!opts.headDim) throw new Error('attention: the unfused form needs headDim (or an explicit scale)');
+    scale = 1 / Math.sqrt(opts.headDim);
+  }
+  const headsShape = b.ints([0, 0, opts.heads, -1]);
+  const toHeads = (x: Value, perm: number[], name: string) =>
+    b.op('Transpose', [b.op('Reshape', [x, headsShape], {}, { name: `Reshape_${name}` })], { perm }, { name: `Transpose_${name}` });
+  const qh = toHeads(q, [0, 2, 1, 3], 'q');
+  const kt = toHeads(k, [0, 2, 3, 1], 'k');
+  const vh = toHeads(v, [0, 2, 1, 3], 'v');
+  let scores = b.op('MatMul', [qh, kt], {}, { name: 'MatMul_qk' });
+  if (scale !== 1) scores = b.op('Mul', [scores, b.scalar(scale)], {}, { name: 'Scale_qk' });
+  if (opts.bias) scores = b.op('Add', [scores, opts.bias], {}, { name: 'Add_bias' });
+  if (opts.causal) scores = b.op('Add', [scores, causalMask(b, q, k, opts.causal.maxLength)], {}, { name: 'Add_causal_mask' });
+  const probs = b.op('Softmax', [scores], { axis: -1 });
+  const o = b.op('MatMul', [probs, vh], {}, { name: 'MatMul_v' });
+  const merged = b.op('Transpose', [o], { perm: [0, 2, 1, 3] }, { name: 'Transpose_out' });
+  return b.op('Reshape', [merged, b.ints([0, 0, -1])], {}, { name: 'Reshape_out' });
+}
+
+/**
+ * [S_q, S_kv] additive mask for self-attention (0 on and below the diagonal, MASKED_SCORE above),
+ * sliced from a constant [maxLength, maxLength] table with the lengths read by Shape: only
+ * Shape and Slice, which run on WebGPU without int64 arithmetic.
+ */
+function causalMask(b: GraphBuilder, q: Value, k: Value, maxLength: number): Value {
+  const table = new Float32Array(maxLength * maxLength);
+  for (let i = 0; i < maxLength; i++) table.fill(MASKED_SCORE, i * maxLength + i + 1, (i + 1) * maxLength);
+  const full = b.constant(table, [maxLength, maxLength], 'float32');
+  const sq = b.op('Shape', [q], { start: 1, end: 2 }, { name: 'Shape_q_len' });
+  const sk = b.op('Shape', [k], { start: 1, end: 2 }, { name: 'Shape_kv_len' });
+  const zero = b.ints([0]);
+  const rows = b.op('Slice', [full, zero, sq, b.ints([0])], {}, { name: 'Slice_mask_rows' });
+  return b.op('Slice', [rows, zero, sk, b.ints([1])], {}, { name: 'Slice_mask_cols' });
+}
