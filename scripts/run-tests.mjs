@@ -21,7 +21,9 @@ function step(name, cmd, args) {
 }
 
 step('lint', 'npx', ['eslint', '.']);
-step('typecheck', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']);
+step('typecheck', 'npm', ['run', '--silent', 'typecheck']);
+// The engine process, the CLI and web mode run from dist/ (integration and e2e tests use them).
+step('build', 'npm', ['run', '--silent', 'build']);
 const extra = process.argv.slice(2);
 const r = spawnSync('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${results}`, ...extra], { stdio: 'inherit', env: process.env });
 if (fs.existsSync(results)) {

@@ -7,8 +7,7 @@ import { EVAL_NETWORKS, isEvalNetwork } from '../engine/eval/networks.js';
 import { Checkpoint, writeSafetensorsFile } from '../engine/runtime/safetensors.js';
 import { isExecutionProvider } from '../engine/runtime/sessions.js';
 import { readAllTensors, toSafetensors } from '../engine/runtime/tensor.js';
-
-export class UsageError extends Error {}
+import { UsageError } from './usage-error.js';
 
 export async function runEvalCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({

@@ -1,9 +1,13 @@
 // `umo-studio` command line: dispatch to subcommands (each in its own module).
-import { runEvalCommand, UsageError } from './eval-command.js';
+import { runEvalCommand } from './eval-command.js';
+import { GENERATE_USAGE, runGenerateCommand } from './generate-command.js';
+import { UsageError } from './usage-error.js';
 
 const USAGE = `usage: umo-studio <command> [options]
 
 commands:
+  generate   prompt + reference images -> PNG
+      ${GENERATE_USAGE.replace(/\n/g, '\n  ')}
   eval <network> --checkpoint PATH --inputs FILE --out FILE [--ep cpu|webgpu]
       run one network on named input tensors (safetensors) and write its outputs
       networks: flux-dit, t5, clip, vae-encode, vae-decode
@@ -14,6 +18,8 @@ export async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'eval':
       return runEvalCommand(rest);
+    case 'generate':
+      return runGenerateCommand(rest);
     case undefined:
     case '-h':
     case '--help':
