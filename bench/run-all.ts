@@ -1,0 +1,139 @@
+// `npm run bench`: the engine benchmarks. Prints progress on stderr, then a readable table and
+// one `BENCH_JSON {...}` line on stdout.
+//   --cpu-runs N     timed CPU forwards per case after one warm-up (default 3)
+//   --gpu-runs N     timed WebGPU forwards (default 1; lavapipe is slow)
+//   --gpu-warmups N  untimed WebGPU forwards first (default 0: the timed run includes shader compilation)
+//   --no-webgpu      skip the WebGPU case
+//   --no-linear      skip the linear-layout micro-benchmark
+//   --dtype D        DiT checkpoint dtype: F32 (default; what the fp32 LoRA bake gives), BF16 or F16
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { createRequire } from 'node:module';
+import type { DType } from '../electron/engine/runtime/safetensors.js';
+import { probeExecutionProviders } from '../electron/engine/runtime/sessions.js';
+import { type DitBenchReport, runDitBench } from './dit-bench.js';
+import { LINEAR_BENCH_DEFAULTS, type LinearBenchReport, runLinearBench } from './linear-bench.js';
+import { formatTable } from './table.js';
+
+function intOption(name: string, v: string | undefined, dflt: number, min: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got "${v}"`);
+  return n;
+}
+
+function ortVersion(): string {
+  try {
+    const req = createRequire(import.meta.url);
+    return (req('onnxruntime-node/package.json') as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+const sec = (ms: number) => (ms / 1000).toFixed(2);
+const mb = (v: number | null) => (v === null ? '-' : v.toFixed(0));
+
+function ditTable(r: DitBenchReport): string {
+  const rows = r.cases.map((c) => {
+    const x = c.result;
+    if (!x) return [c.label, `failed: ${c.error ?? '?'}`];
+    const diff = c.vsBaseline ? c.vsBaseline.maxAbsDiff.toExponential(1) : 'baseline';
+    return [
+      c.label,
+      sec(x.sessionCreateMs),
+      (x.sessionCreateSecPerGb).toFixed(2),
+      x.warmupMs.length ? sec(x.warmupMs[0]) : '-',
+      `${sec(x.medianForwardMs)} (${x.forwardMs.length})`,
+      x.peakRssMb.toFixed(0),
+      mb(x.rssAnonAfterRunsMb),
+      mb(x.rssFileAfterRunsMb),
+      diff,
+    ];
+  });
+  return formatTable(
+    ['case', 'create s', 'create s/GB', 'warm-up s', 'median fwd s (n)', 'peak RSS MB', 'private MB', 'mapped MB', 'max |Δ| vs baseline'],
+    rows,
+  );
+}
+
+function linearTable(r: LinearBenchReport): string {
+  const rows = r.cases.map((c) => {
+    const x = c.result;
+    if (!x) return [c.label, `failed: ${c.error ?? '?'}`];
+    return [
+      c.label, sec(x.createMs), x.createSecPerGb.toFixed(2), x.createRssMb.toFixed(0), x.medianForwardMs.toFixed(0),
+      x.peakRssMb.toFixed(0), mb(x.rssAnonAfterRunsMb), mb(x.rssFileAfterRunsMb),
+    ];
+  });
+  return formatTable(['layout', 'create s', 'create s/GB', 'RSS growth at create MB', 'median fwd ms', 'peak RSS MB', 'private MB', 'mapped MB'], rows);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      'cpu-runs': { type: 'string' },
+      'gpu-runs': { type: 'string' },
+      'gpu-warmups': { type: 'string' },
+      'no-webgpu': { type: 'boolean', default: false },
+      'no-linear': { type: 'boolean', default: false },
+      dtype: { type: 'string', default: 'F32' },
+    },
+  });
+  const dtype = values.dtype.toUpperCase();
+  if (dtype !== 'F32' && dtype !== 'BF16' && dtype !== 'F16') throw new Error(`--dtype must be F32, BF16 or F16, got "${values.dtype}"`);
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+
+  let webgpu = !values['no-webgpu'];
+  let webgpuNote = webgpu ? 'probed' : 'skipped (--no-webgpu)';
+  if (webgpu) {
+    const probe = (await probeExecutionProviders()).find((p) => p.ep === 'webgpu');
+    webgpu = probe?.works ?? false;
+    webgpuNote = webgpu ? 'works' : `unavailable: ${probe?.detail ?? 'not probed'}`;
+  }
+  const env = {
+    node: process.version,
+    onnxruntime: ortVersion(),
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    memGb: Math.round(os.totalmem() / 1e9),
+    webgpu: webgpuNote,
+  };
+  log(`bench: node ${env.node}, onnxruntime-node ${env.onnxruntime}, ${env.cpus} × ${env.cpuModel}, ${env.memGb} GB; WebGPU ${webgpuNote}`);
+
+  const t0 = performance.now();
+  const dit = await runDitBench({
+    dtype: dtype as DType,
+    cpuRuns: intOption('cpu-runs', values['cpu-runs'], 3, 1),
+    gpuRuns: intOption('gpu-runs', values['gpu-runs'], 1, 1),
+    gpuWarmups: intOption('gpu-warmups', values['gpu-warmups'], 0, 0),
+    webgpu,
+    log,
+  });
+  const linear = values['no-linear'] ? null : await runLinearBench({ ...LINEAR_BENCH_DEFAULTS, log });
+  const totalMs = performance.now() - t0;
+
+  const s = dit.sizes;
+  const t = dit.tokens;
+  console.log('');
+  console.log(`FLUX DiT forward: hidden ${s.hidden}, ${s.heads} heads, ${s.depth} double + ${s.depthSingle} single blocks, ` +
+    `${(dit.cases.find((c) => c.result)?.result?.parameters ?? 0) / 1e6 | 0} M parameters, ${dit.dtype} ${(dit.checkpointBytes / 1e6).toFixed(0)} MB; ` +
+    `${t.total} tokens (${t.img} target + ${t.refs} reference + ${t.txt} text)`);
+  console.log(ditTable(dit));
+  console.log('(create = session creation after the graph build; peak RSS per case process; private / mapped = anonymous / ' +
+    'file-backed resident MB after the last forward; Δ = max abs output difference vs the first case)');
+  if (linear) {
+    console.log('');
+    console.log(`Linear weight layout, CPU: ${linear.layers} × [${linear.width}, ${linear.width}] F32 ` +
+      `(${(linear.weightBytes / 1e6).toFixed(0)} MB), ${linear.tokens} tokens`);
+    console.log(linearTable(linear));
+  }
+  console.log(`(total ${sec(totalMs)} s)`);
+  console.log(`BENCH_JSON ${JSON.stringify({ env, dit, linear, totalMs })}`);
+  if (dit.cases.some((c) => c.error) || linear?.cases.some((c) => c.error)) process.exitCode = 1;
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});
