@@ -32,7 +32,12 @@ export const SettingsSchema = z.object({
   useDemoModel: z.boolean().default(false),
 });
 export type Settings = z.infer<typeof SettingsSchema>;
-export const SettingsPatchSchema = SettingsSchema.partial();
+/** A partial update: only the fields sent (no defaults filled in, so a patch never resets others). */
+export const SettingsPatchSchema = z.object(
+  Object.fromEntries(Object.entries(SettingsSchema.shape).map(([k, v]) => [k, v instanceof z.ZodDefault ? v.unwrap() : v])) as {
+    [K in keyof typeof SettingsSchema.shape]: (typeof SettingsSchema.shape)[K] extends z.ZodDefault<infer T> ? T : (typeof SettingsSchema.shape)[K];
+  },
+).partial();
 export type SettingsPatch = z.infer<typeof SettingsPatchSchema>;
 
 export const DEFAULT_SETTINGS: Settings = SettingsSchema.parse({});

@@ -43,3 +43,11 @@ describe('generation request schema', () => {
     expect(snapSize(10, UNO_PARAMS.width)).toBe(64);
   });
 });
+
+describe('settings patch schema', () => {
+  test('a patch keeps only the fields sent (no defaults filled in)', async () => {
+    const { SettingsPatchSchema } = await import('../../../shared/settings.js');
+    expect(SettingsPatchSchema.parse({ theme: 'dark' })).toEqual({ theme: 'dark' });
+    expect(() => SettingsPatchSchema.parse({ theme: 'purple' })).toThrow();
+  });
+});
