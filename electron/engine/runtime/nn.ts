@@ -114,19 +114,22 @@ export function conv2d(b: GraphBuilder, ck: Weights, modulePath: string, x: Valu
 }
 
 /**
- * GroupNorm (NCHW) as Reshape -> InstanceNormalization -> Reshape -> affine: the CPU EP has no
- * GroupNormalization kernel and this form measured faster than the decomposed opset-21 op.
+ * GroupNorm over a 4-D NCHW tensor as Reshape -> InstanceNormalization -> Reshape -> affine: the
+ * CPU EP has no GroupNormalization kernel and this form measured faster than the decomposed
+ * opset-21 op. [B, C, H, W] is viewed as [B, groups, C/groups·H, W] (InstanceNormalization
+ * normalises over every axis after the second) and back with constant shapes only: a Shape of
+ * the input would become Shape + an int64 Gather under the WebGPU EP's NHWC layout transform,
+ * and that Gather has no WebGPU kernel.
  */
 export function groupNorm(b: GraphBuilder, ck: Weights, modulePath: string, x: Value, groups: number, eps: number): Value {
   return b.scope(modulePath, () => {
     const channels = ck.info(`${modulePath}.weight`).shape[0];
     if (channels % groups !== 0) throw new Error(`${ck.path}: "${modulePath}" has ${channels} channels, not divisible into ${groups} groups`);
-    const shape = b.op('Shape', [x]);
-    const grouped = b.op('Reshape', [x, b.ints([0, groups, -1])]);
+    const grouped = b.op('Reshape', [x, b.ints([0, groups, -1, 0])]);
     const ones = b.floats(new Array(groups).fill(1));
     const zeros = b.floats(new Array(groups).fill(0));
     const normed = b.op('InstanceNormalization', [grouped, ones, zeros], { epsilon: float(eps) });
-    const back = b.op('Reshape', [normed, shape]);
+    const back = b.op('Reshape', [normed, b.ints([0, channels, -1, 0])]);
     const w = b.op('Reshape', [weightF32(b, ck, `${modulePath}.weight`), b.ints([1, channels, 1, 1])], {}, { name: 'ReshapeWeight' });
     const bias = b.op('Reshape', [weightF32(b, ck, `${modulePath}.bias`), b.ints([1, channels, 1, 1])], {}, { name: 'ReshapeBias' });
     return b.op('Add', [b.op('Mul', [back, w]), bias]);
