@@ -507,9 +507,10 @@ export function writeSafetensorsFile(
  * unless listed in `extraKeys` (e.g. quantization scales).
  */
 export class OverlayWeights implements Weights {
+  /** The base checkpoint's path: configs beside it (config.json) still apply to the overlaid weights. */
   readonly path: string;
   constructor(readonly base: Weights, readonly overlay: Weights) {
-    this.path = `${base.path} + ${overlay.path}`;
+    this.path = base.path;
   }
 
   keys(): string[] {
