@@ -200,6 +200,10 @@ export function hasGpuDevice(): boolean {
  * does not work falls back to CPU and says why (never silently).
  */
 export async function resolveExecutionProvider(pref: ExecutionProvider | 'auto'): Promise<{ ep: ExecutionProvider; warning?: string }> {
+  // CPU always works: no probe (probing WebGPU starts a GPU device, which is slow and noisy).
+  if (pref === 'cpu') return { ep: 'cpu' };
+  // A Linux machine without any GPU device node has no GPU EP worth probing.
+  if (pref === 'auto' && !hasGpuDevice()) return { ep: 'cpu' };
   const probes = await probeExecutionProviders();
   const works = (ep: ExecutionProvider) => probes.find((p) => p.ep === ep)?.works ?? false;
   if (pref === 'auto') {

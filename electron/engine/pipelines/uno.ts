@@ -1,0 +1,174 @@
+// The UNO pipeline (FLUX.1-dev + UNO/UMO LoRA), as numbered steps like a diffusers pipeline:
+//   1. plan        resolve model files, execution provider, seed and sizes
+//   2. prepare     LoRA bake (merged weights from the bake cache; baked once per LoRA/scale/precision)
+//   3. encode      T5 (512 tokens, no mask) and CLIP pooled, then release both
+//   4. references  UNO preprocessing, VAE encoder posterior sample, packed tokens + UnoPE ids
+//   5. denoise     one DiT run per step, Euler, cancel checks between steps, then release
+//   6. decode      VAE decoder
+//   7. save        PNG with the parameters as text metadata, written atomically
+//
+// Random numbers: one torch-compatible CPU generator seeded with the seed draws, in order, the
+// bf16 noise (as UNO's get_noise) and then one posterior eps per reference (float32, in
+// reference order). A seed therefore means the same image on every device.
+import path from 'node:path';
+import type { UnoRequest } from '../../../shared/backbone-params.js';
+import type { GenerationResult, JobEnvironment } from '../../../shared/engine-protocol.js';
+import { UNO_MANIFEST } from '../../../shared/model-manifests.js';
+import { Checkpoint, type Weights } from '../runtime/safetensors.js';
+import { requireBackbone } from '../runtime/model-locator.js';
+import { resolveExecutionProvider, type ExecutionProvider } from '../runtime/sessions.js';
+import { BakeCache } from '../runtime/bake-cache.js';
+import { bakeUnoLora } from '../lora/merge.js';
+import { FluxDit } from '../models/flux-dit.js';
+import { T5Encoder } from '../models/t5-encoder.js';
+import { ClipTextEncoder } from '../models/clip-text.js';
+import { VaeDecoder, VaeEncoder, samplePosterior, scaleLatent, unscaleLatent } from '../models/autoencoder.js';
+import { T5Tokenizer } from '../text/t5-tokenizer.js';
+import { ClipTokenizer } from '../text/clip-tokenizer.js';
+import { TorchGenerator } from '../sampling/torch-generator.js';
+import { torchRandn, unoNoiseShape } from '../sampling/torch-randn.js';
+import { unoSchedule } from '../sampling/uno-schedule.js';
+import { roundArrayToBf16 } from '../sampling/bf16.js';
+import { unoDenoise } from '../sampling/uno-denoise.js';
+import { latentIds, packLatent, referenceIds, textIds, unpackLatent } from '../sampling/uno-tokens.js';
+import { loadUnoReference, unoReferenceLongSide } from '../image/uno-reference.js';
+import { latentToRgb8 } from '../image/output-image.js';
+import { writePngWithText } from '../image/png-metadata.js';
+import { fileFingerprint, resultFileName, buildResultMetadata } from './result-files.js';
+import { PhaseTracker, type PipelineContext } from './pipeline-context.js';
+
+/** UNO's T5 sequence length (the reference pads every prompt to it; the output depends on it). */
+const T5_TOKENS = 512;
+const LATENT_CHANNELS = 16;
+
+export async function runUnoPipeline(req: UnoRequest, env: JobEnvironment, ctx: PipelineContext): Promise<GenerationResult> {
+  const t = new PhaseTracker(ctx);
+  const warnings: string[] = [];
+  const warn = (message: string) => { warnings.push(message); ctx.emit({ type: 'warning', message }); };
+
+  // 1. plan -------------------------------------------------------------------------------------
+  t.phase('loading', 'locating model files');
+  const files = requireBackbone(UNO_MANIFEST, { modelsRoot: env.modelsRoot, hfCache: env.hfCache, overrides: env.overrides });
+  const { ep, warning: epWarning } = await resolveExecutionProvider(env.ep === 'auto' ? 'auto' : env.ep);
+  if (epWarning) warn(epWarning);
+  const seed = req.seed === -1 ? Math.floor(Math.random() * 1e8) : req.seed;
+  const width = Math.floor(req.width / 16) * 16;
+  const height = Math.floor(req.height / 16) * 16;
+  if (req.references.length > 4) warn(`UNO was trained with up to 4 references; ${req.references.length} may give unstable results`);
+  const ditBase: Weights = Checkpoint.open(files.dit);
+
+  // 2. prepare: LoRA bake -------------------------------------------------------------------------
+  let ditWeights: Weights = ditBase;
+  let releaseBake: (() => void) | null = null;
+  if (req.lora.path) {
+    t.phase('baking', path.basename(req.lora.path));
+    const cache = BakeCache.open({ dir: path.join(env.cacheDir, 'bakes'), maxBytes: env.cacheLimitBytes });
+    const bake = await bakeUnoLora({
+      base: ditBase, loraFile: req.lora.path, scale: { mode: 'scale', scale: req.lora.scale },
+      precision: 'fp32', cache,
+      onProgress: (done, total) => ctx.emit({ type: 'progress', phase: 'baking', step: done, total, etaMs: null }),
+    });
+    ditWeights = bake.weights;
+    releaseBake = () => bake.entry.release();
+  }
+  try {
+    // 3. encode text, then release the encoders ----------------------------------------------------
+    t.phase('encoding');
+    const t5Tok = await T5Tokenizer.fromFolder(files.t5);
+    const t5Ids = t5Tok.encode(req.prompt, T5_TOKENS);
+    const t5 = await T5Encoder.create(Checkpoint.open(files.t5), { ep });
+    let txt: Float32Array;
+    try {
+      txt = await t5.encode(t5Ids, 1, T5_TOKENS);
+    } finally {
+      await t5.release();
+    }
+    t.checkCancel();
+    const clipTok = await ClipTokenizer.fromFolder(files.clip);
+    const clipIds = clipTok.encode(req.prompt);
+    const clip = await ClipTextEncoder.create(Checkpoint.open(files.clip), { ep });
+    let vec: Float32Array;
+    try {
+      vec = (await clip.encode(clipIds.ids)).pooled;
+    } finally {
+      await clip.release();
+    }
+
+    // 4. references: preprocess, encode, sample the posterior from the seeded generator -------------
+    const gen = new TorchGenerator(seed);
+    const noiseShape = unoNoiseShape(width, height);
+    const noise = torchRandn(gen, noiseShape, 'bfloat16');
+    const [, , lh, lw] = noiseShape;
+    const refs: Array<{ img: Float32Array; ids: Float32Array }> = [];
+    if (req.references.length) {
+      t.phase('references', `${req.references.length} image${req.references.length > 1 ? 's' : ''}`);
+      const longSide = unoReferenceLongSide(req.references.length);
+      const vae = await VaeEncoder.create(Checkpoint.open(files.ae), { ep });
+      const sizes: Array<{ height: number; width: number }> = [];
+      const packed: Float32Array[] = [];
+      try {
+        for (const file of req.references) {
+          const image = await loadUnoReference(file, longSide);
+          const posterior = await vae.encode(image.data, image.shape);
+          const shape = posterior.shape;
+          const eps = torchRandn(gen, shape, 'float32');
+          const z = scaleLatent(samplePosterior(posterior, eps), vae.config);
+          sizes.push({ height: shape[2], width: shape[3] });
+          packed.push(packLatent(roundArrayToBf16(z), LATENT_CHANNELS, shape[2], shape[3]));
+          t.checkCancel();
+        }
+      } finally {
+        await vae.release();
+      }
+      const ids = referenceIds({ height: lh, width: lw }, sizes);
+      packed.forEach((img, i) => refs.push({ img, ids: ids[i] }));
+    }
+
+    // 5. denoise ---------------------------------------------------------------------------------
+    t.phase('loading', 'transformer');
+    const dit = await FluxDit.create(ditWeights, { ep });
+    let img: Float32Array;
+    try {
+      t.phase('denoising');
+      t.beginSteps(req.steps);
+      img = await unoDenoise(dit, {
+        img: packLatent(noise, LATENT_CHANNELS, lh, lw), imgIds: latentIds(lh, lw),
+        txt, txtIds: textIds(T5_TOKENS), vec, refs,
+        timesteps: unoSchedule(req.steps, width, height), guidance: req.guidance,
+        onStep: (done, total) => t.step(done, total),
+      });
+    } finally {
+      await dit.release();
+    }
+
+    // 6. decode ------------------------------------------------------------------------------------
+    t.phase('decoding');
+    const latent = unpackLatent(img, LATENT_CHANNELS, lh, lw);
+    const decoder = await VaeDecoder.create(Checkpoint.open(files.ae), { ep });
+    let pixels: { data: Float32Array; height: number; width: number };
+    try {
+      const { image, shape } = await decoder.decode(unscaleLatent(latent, decoder.config), [1, LATENT_CHANNELS, lh, lw]);
+      pixels = { data: image, height: shape[2], width: shape[3] };
+    } finally {
+      await decoder.release();
+    }
+
+    // 7. save ----------------------------------------------------------------------------------------
+    t.phase('saving');
+    const rgb = latentToRgb8(pixels.data, pixels.height, pixels.width, 'uno');
+    const metadata = await buildResultMetadata({
+      backbone: 'uno', request: req, seed, width: pixels.width, height: pixels.height, ep: ep as ExecutionProvider,
+      modelFiles: files, lora: req.lora.path, appVersion: env.appVersion, demo: env.demo,
+    });
+    const file = env.outputFile ?? path.join(env.outputDir, resultFileName(env.outputDir, seed));
+    await writePngWithText(file, rgb, pixels.width, pixels.height, metadata);
+    t.endPhase();
+    void fileFingerprint;
+    return {
+      file, width: pixels.width, height: pixels.height, seed, backbone: 'uno', metadata,
+      timingsMs: t.timings, warnings,
+    };
+  } finally {
+    releaseBake?.();
+  }
+}
