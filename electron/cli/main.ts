@@ -1,6 +1,7 @@
 // `umo-studio` command line: dispatch to subcommands (each in its own module).
 import { runEvalCommand } from './eval-command.js';
 import { GENERATE_USAGE, runGenerateCommand } from './generate-command.js';
+import { KIT_USAGE, runKitCommand } from './kit-command.js';
 import { UsageError } from './usage-error.js';
 
 const USAGE = `usage: umo-studio <command> [options]
@@ -8,6 +9,8 @@ const USAGE = `usage: umo-studio <command> [options]
 commands:
   generate   prompt + reference images -> PNG
       ${GENERATE_USAGE.replace(/\n/g, '\n  ')}
+  kit        write the tiny model kit (random weights, real layouts)
+      ${KIT_USAGE}
   eval <network> --checkpoint PATH --inputs FILE --out FILE [--ep cpu|webgpu]
       run one network on named input tensors (safetensors) and write its outputs
       networks: flux-dit, t5, clip, vae-encode, vae-decode
@@ -20,6 +23,8 @@ export async function main(argv: string[]): Promise<number> {
       return runEvalCommand(rest);
     case 'generate':
       return runGenerateCommand(rest);
+    case 'kit':
+      return runKitCommand(rest);
     case undefined:
     case '-h':
     case '--help':
