@@ -42,7 +42,7 @@ export const EVAL_NETWORKS = {
   'vae-decode': {
     summary: 'FLUX VAE decoder (BFL ae.safetensors or diffusers AutoencoderKL)',
     inputs: ['decode_input_latent | decode_input'],
-    outputs: ['decoded'],
+    outputs: ['decoded', 'decoded_from_latent_mean (when latent_mean_scaled is given)'],
     run: async (ck, inputs, opts) => (await import('./autoencoder.js')).evalVaeDecode(ck, inputs, opts),
   },
 } satisfies Record<string, EvalNetwork>;
