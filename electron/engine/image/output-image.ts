@@ -75,9 +75,9 @@ export function tensorToRgbImages(t: HostTensor, mode: OutputQuantization): RgbI
  * Decoded pixels of one image, float32 planes `[3, H, W]` (or `[1, 3, H, W]`), to interleaved 8-bit RGB
  * bytes. Same rules as `tensorToRgb`.
  */
-export function latentToRgb8(pixels: Float32Array, height: number, width: number, mode: OutputQuantization): Uint8Array {
+export function decodedToRgb8(pixels: Float32Array, height: number, width: number, mode: OutputQuantization): Uint8Array {
   if (pixels.length !== 3 * height * width) {
-    throw new Error(`latentToRgb8: ${pixels.length} values, expected 3*${height}*${width} = ${3 * height * width} (decoded RGB planes)`);
+    throw new Error(`decodedToRgb8: ${pixels.length} values, expected 3*${height}*${width} = ${3 * height * width} (decoded RGB planes)`);
   }
   return tensorToRgb(f32(pixels, [1, 3, height, width]), mode).data;
 }

@@ -17,7 +17,8 @@ import { UNO_MANIFEST } from '../../../shared/model-manifests.js';
 import { Checkpoint, type Weights } from '../runtime/safetensors.js';
 import { requireBackbone } from '../runtime/model-locator.js';
 import { resolveExecutionProvider, type ExecutionProvider } from '../runtime/sessions.js';
-import { BakeCache } from '../runtime/bake-cache.js';
+import { BakeCache, type BakePrecision } from '../runtime/bake-cache.js';
+import { DeviceFallback } from './device-fallback.js';
 import { bakeUnoLora } from '../lora/merge.js';
 import { FluxDit } from '../models/flux-dit.js';
 import { T5Encoder } from '../models/t5-encoder.js';
@@ -32,9 +33,9 @@ import { roundArrayToBf16 } from '../sampling/bf16.js';
 import { unoDenoise } from '../sampling/uno-denoise.js';
 import { latentIds, packLatent, referenceIds, textIds, unpackLatent } from '../sampling/uno-tokens.js';
 import { loadUnoReference, unoReferenceLongSide } from '../image/uno-reference.js';
-import { latentToRgb8 } from '../image/output-image.js';
+import { decodedToRgb8 } from '../image/output-image.js';
 import { writePngWithText } from '../image/png-metadata.js';
-import { fileFingerprint, resultFileName, buildResultMetadata } from './result-files.js';
+import { resultFileName, buildResultMetadata } from './result-files.js';
 import { PhaseTracker, type PipelineContext } from './pipeline-context.js';
 
 /** UNO's T5 sequence length (the reference pads every prompt to it; the output depends on it). */
@@ -49,8 +50,10 @@ export async function runUnoPipeline(req: UnoRequest, env: JobEnvironment, ctx: 
   // 1. plan -------------------------------------------------------------------------------------
   t.phase('loading', 'locating model files');
   const files = requireBackbone(UNO_MANIFEST, { modelsRoot: env.modelsRoot, hfCache: env.hfCache, overrides: env.overrides });
-  const { ep, warning: epWarning } = await resolveExecutionProvider(env.ep === 'auto' ? 'auto' : env.ep);
-  if (epWarning) warn(epWarning);
+  const resolved = await resolveExecutionProvider(env.ep);
+  if (resolved.warning) warn(resolved.warning);
+  // A GPU EP that fails to create or run a network falls back to CPU for the rest of the job, visibly.
+  const device = new DeviceFallback(resolved.ep, warn);
   const seed = req.seed === -1 ? Math.floor(Math.random() * 1e8) : req.seed;
   const width = Math.floor(req.width / 16) * 16;
   const height = Math.floor(req.height / 16) * 16;
@@ -65,7 +68,7 @@ export async function runUnoPipeline(req: UnoRequest, env: JobEnvironment, ctx: 
     const cache = BakeCache.open({ dir: path.join(env.cacheDir, 'bakes'), maxBytes: env.cacheLimitBytes });
     const bake = await bakeUnoLora({
       base: ditBase, loraFile: req.lora.path, scale: { mode: 'scale', scale: req.lora.scale },
-      precision: 'fp32', cache,
+      precision: bakePrecisionFor(ditBase), cache,
       onProgress: (done, total) => ctx.emit({ type: 'progress', phase: 'baking', step: done, total, etaMs: null }),
     });
     ditWeights = bake.weights;
@@ -76,23 +79,13 @@ export async function runUnoPipeline(req: UnoRequest, env: JobEnvironment, ctx: 
     t.phase('encoding');
     const t5Tok = await T5Tokenizer.fromFolder(files.t5);
     const t5Ids = t5Tok.encode(req.prompt, T5_TOKENS);
-    const t5 = await T5Encoder.create(Checkpoint.open(files.t5), { ep });
-    let txt: Float32Array;
-    try {
-      txt = await t5.encode(t5Ids, 1, T5_TOKENS);
-    } finally {
-      await t5.release();
-    }
+    const txt = await device.run('T5 encoder', (ep) => T5Encoder.create(Checkpoint.open(files.t5), { ep }),
+      (t5) => t5.encode(t5Ids, 1, T5_TOKENS));
     t.checkCancel();
     const clipTok = await ClipTokenizer.fromFolder(files.clip);
     const clipIds = clipTok.encode(req.prompt);
-    const clip = await ClipTextEncoder.create(Checkpoint.open(files.clip), { ep });
-    let vec: Float32Array;
-    try {
-      vec = (await clip.encode(clipIds.ids)).pooled;
-    } finally {
-      await clip.release();
-    }
+    const vec = await device.run('CLIP text encoder', (ep) => ClipTextEncoder.create(Checkpoint.open(files.clip), { ep }),
+      async (clip) => (await clip.encode(clipIds.ids)).pooled);
 
     // 4. references: preprocess, encode, sample the posterior from the seeded generator -------------
     const gen = new TorchGenerator(seed);
@@ -103,10 +96,9 @@ export async function runUnoPipeline(req: UnoRequest, env: JobEnvironment, ctx: 
     if (req.references.length) {
       t.phase('references', `${req.references.length} image${req.references.length > 1 ? 's' : ''}`);
       const longSide = unoReferenceLongSide(req.references.length);
-      const vae = await VaeEncoder.create(Checkpoint.open(files.ae), { ep });
       const sizes: Array<{ height: number; width: number }> = [];
       const packed: Float32Array[] = [];
-      try {
+      await device.run('VAE encoder', (ep) => VaeEncoder.create(Checkpoint.open(files.ae), { ep }), async (vae) => {
         for (const file of req.references) {
           const image = await loadUnoReference(file, longSide);
           const posterior = await vae.encode(image.data, image.shape);
@@ -117,53 +109,42 @@ export async function runUnoPipeline(req: UnoRequest, env: JobEnvironment, ctx: 
           packed.push(packLatent(roundArrayToBf16(z), LATENT_CHANNELS, shape[2], shape[3]));
           t.checkCancel();
         }
-      } finally {
-        await vae.release();
-      }
+      });
       const ids = referenceIds({ height: lh, width: lw }, sizes);
       packed.forEach((img, i) => refs.push({ img, ids: ids[i] }));
     }
 
     // 5. denoise ---------------------------------------------------------------------------------
     t.phase('loading', 'transformer');
-    const dit = await FluxDit.create(ditWeights, { ep });
-    let img: Float32Array;
-    try {
+    const img = await device.run('FLUX transformer', (ep) => FluxDit.create(ditWeights, { ep }), (dit) => {
       t.phase('denoising');
       t.beginSteps(req.steps);
-      img = await unoDenoise(dit, {
+      return unoDenoise(dit, {
         img: packLatent(noise, LATENT_CHANNELS, lh, lw), imgIds: latentIds(lh, lw),
         txt, txtIds: textIds(T5_TOKENS), vec, refs,
         timesteps: unoSchedule(req.steps, width, height), guidance: req.guidance,
         onStep: (done, total) => t.step(done, total),
       });
-    } finally {
-      await dit.release();
-    }
+    });
 
     // 6. decode ------------------------------------------------------------------------------------
     t.phase('decoding');
     const latent = unpackLatent(img, LATENT_CHANNELS, lh, lw);
-    const decoder = await VaeDecoder.create(Checkpoint.open(files.ae), { ep });
-    let pixels: { data: Float32Array; height: number; width: number };
-    try {
+    const pixels = await device.run('VAE decoder', (ep) => VaeDecoder.create(Checkpoint.open(files.ae), { ep }), async (decoder) => {
       const { image, shape } = await decoder.decode(unscaleLatent(latent, decoder.config), [1, LATENT_CHANNELS, lh, lw]);
-      pixels = { data: image, height: shape[2], width: shape[3] };
-    } finally {
-      await decoder.release();
-    }
+      return { data: image, height: shape[2], width: shape[3] };
+    });
 
     // 7. save ----------------------------------------------------------------------------------------
     t.phase('saving');
-    const rgb = latentToRgb8(pixels.data, pixels.height, pixels.width, 'uno');
+    const rgb = decodedToRgb8(pixels.data, pixels.height, pixels.width, 'uno');
     const metadata = await buildResultMetadata({
-      backbone: 'uno', request: req, seed, width: pixels.width, height: pixels.height, ep: ep as ExecutionProvider,
+      backbone: 'uno', request: req, seed, width: pixels.width, height: pixels.height, ep: device.ep as ExecutionProvider,
       modelFiles: files, lora: req.lora.path, appVersion: env.appVersion, demo: env.demo,
     });
     const file = env.outputFile ?? path.join(env.outputDir, resultFileName(env.outputDir, seed));
     await writePngWithText(file, rgb, pixels.width, pixels.height, metadata);
     t.endPhase();
-    void fileFingerprint;
     return {
       file, width: pixels.width, height: pixels.height, seed, backbone: 'uno', metadata,
       timingsMs: t.timings, warnings,
@@ -171,4 +152,10 @@ export async function runUnoPipeline(req: UnoRequest, env: JobEnvironment, ctx: 
   } finally {
     releaseBake?.();
   }
+}
+
+/** Bake in the base checkpoint's own precision (bf16 for the official FLUX file; exact for fp32 files). */
+function bakePrecisionFor(base: Weights): BakePrecision {
+  const dtype = base.info('double_blocks.0.img_attn.qkv.weight').dtype;
+  return dtype === 'BF16' ? 'bf16' : dtype === 'F16' ? 'fp16' : 'fp32';
 }

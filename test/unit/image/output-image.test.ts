@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodePng, latentToRgb8, tensorToRgb, tensorToRgbImages, writePngAtomic } from '../../../electron/engine/image/output-image.js';
+import { encodePng, decodedToRgb8, tensorToRgb, tensorToRgbImages, writePngAtomic } from '../../../electron/engine/image/output-image.js';
 import { rgbToSignedUnitTensor } from '../../../electron/engine/image/pixel-tensor.js';
 import { readPngText, writePngWithText } from '../../../electron/engine/image/png-metadata.js';
 import { f32 } from '../../../electron/engine/runtime/tensor.js';
@@ -120,12 +120,12 @@ describe('PNG output', () => {
     expect(fs.readdirSync(sub)).toEqual(['taken.png']);
   });
 
-  it('latentToRgb8 + writePngWithText (the pipeline entry points)', async () => {
+  it('decodedToRgb8 + writePngWithText (the pipeline entry points)', async () => {
     const planes = new Float32Array([1, -1, 0, 0.5, -0.5, 1]); // 1x2 image: R=[1,-1], G=[0,0.5], B=[-0.5,1]
-    expect(Array.from(latentToRgb8(planes, 1, 2, 'uno'))).toEqual([255, 127, 63, 0, 191, 255]);
-    expect(() => latentToRgb8(planes, 2, 2, 'uno')).toThrow(/6 values, expected 3\*2\*2 = 12/);
+    expect(Array.from(decodedToRgb8(planes, 1, 2, 'uno'))).toEqual([255, 127, 63, 0, 191, 255]);
+    expect(() => decodedToRgb8(planes, 2, 2, 'uno')).toThrow(/6 values, expected 3\*2\*2 = 12/);
     const file = path.join(dir, 'pipeline.png');
-    await writePngWithText(file, latentToRgb8(planes, 1, 2, 'omnigen2'), 2, 1, { seed: '42' });
+    await writePngWithText(file, decodedToRgb8(planes, 1, 2, 'omnigen2'), 2, 1, { seed: '42' });
     const { data } = await sharp(file).raw().toBuffer({ resolveWithObject: true });
     expect(Array.from(data)).toEqual([255, 128, 64, 0, 191, 255]);
     expect(await readPngText(file)).toEqual({ seed: '42' });
