@@ -1,11 +1,23 @@
-// `torch.randn` on the CPU, reproduced: uniforms from the generator, then Box–Muller exactly as
-// torch's kernels compute it:
-// - float32 with >= 16 elements: the AVX2 `normal_fill_16_AVX2` path, whose log/sin/cos are the
-//   cephes-style float polynomials of avx_mathfun (emulated here in float32 step by step);
-// - bfloat16 with >= 16 elements: `normal_fill_16` in bfloat16 arithmetic;
-// - fewer than 16 elements: the scalar `normal_distribution<double>` path with its cached sample.
-// In both vectorised paths a size that is not a multiple of 16 recomputes the last 16 values.
-import { TorchGenerator } from './torch-generator.js';
+// `torch.randn` on the CPU as torch 1.13.1 computes it on an x86-64 AVX2 machine, bit for bit:
+// uniforms from the generator, then Box–Muller exactly as torch's kernels do it.
+// - float32, >= 16 elements (contiguous): `normal_fill_AVX2`. Its log/sin/cos are avx_mathfun's
+//   cephes float polynomials (not libm, not SLEEF), emulated here in float32 step by step, with the
+//   multiply-adds fused the way GCC contracts them (the golden tells the fused and unfused forms apart).
+// - bfloat16, >= 16 elements: `normal_fill` / `normal_fill_16` in c10::BFloat16 arithmetic, where
+//   every operator and every std:: maths function returns a bfloat16 (so each step rounds), on
+//   8-bit uniforms.
+// - fewer than 16 elements, any dtype: the scalar `at::normal_distribution<double>` path on 53-bit
+//   uniforms, which caches its second sample in the generator.
+//
+// Stream order (what a later draw from the same generator sees), as in torch:
+// - >= 16 elements: exactly `size` 32-bit outputs, plus 16 more when `size % 16 != 0` (the last 16
+//   values are recomputed from fresh uniforms). The generator's normal cache is neither used nor set.
+// - < 16 elements: each value first takes the cached sample if there is one; otherwise it draws two
+//   64-bit uniforms (4 outputs), returns r·cos θ and caches r·sin θ for the next scalar draw.
+// So `torchRandn(g, a)` followed by `torchRandn(g, b)` continues the stream exactly as two
+// consecutive `torch.randn(..., generator=g)` calls do (UNO: the bf16 noise, then one float32
+// posterior eps per reference, in reference order).
+import { TorchGenerator, type TorchSeed } from './torch-generator.js';
 import { roundToBf16 } from './bf16.js';
 
 const f = Math.fround;
@@ -141,24 +153,42 @@ function normalFill16Bf16(d: Float32Array, o: number): void {
   }
 }
 
-/** The scalar path: `at::normal_distribution<double>` with torch's cached second sample. */
+/**
+ * The scalar path: `at::normal_distribution<double>` (mean 0, std 1) with its cached second sample.
+ * `x * 1 + 0` is torch's `x * std + mean` (it turns -0 into +0).
+ */
 function scalarNormal(g: TorchGenerator): number {
   if (g.nextDoubleNormal !== null) {
     const v = g.nextDoubleNormal;
     g.nextDoubleNormal = null;
-    return v;
+    return v * 1 + 0;
   }
   const u1 = uniformF64(g);
   const u2 = uniformF64(g);
-  const r = Math.sqrt(-2 * Math.log1p(-u2));
+  // torch 1.13 writes log(1 - u2); 1 - u2 is exact for a 53-bit uniform (later torch uses log1p(-u2)).
+  const r = Math.sqrt(-2 * Math.log(1 - u2));
   const theta = 2 * Math.PI * u1;
   g.nextDoubleNormal = r * Math.sin(theta);
-  return r * Math.cos(theta);
+  return r * Math.cos(theta) * 1 + 0;
 }
 
-/** `torch.randn(shape, generator=g, dtype=dtype)` on the CPU; bf16 values are returned as float32. */
+function elementCountOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) {
+    if (!Number.isSafeInteger(d) || d < 0) throw new RangeError(`torchRandn: shape [${shape.join(', ')}] must hold non-negative whole numbers`);
+    n *= d;
+  }
+  if (!Number.isSafeInteger(n) || n > 0x7fffffff) throw new RangeError(`torchRandn: shape [${shape.join(', ')}] has too many elements (${n})`);
+  return n;
+}
+
+/**
+ * `torch.randn(shape, generator=g, dtype=dtype)` on the CPU (contiguous result), advancing `g` as
+ * torch does. bfloat16 results come back as float32 values that are exactly bf16-representable.
+ */
 export function torchRandn(g: TorchGenerator, shape: readonly number[], dtype: RandnDType): Float32Array {
-  const size = shape.reduce((a, c) => a * c, 1);
+  if (dtype !== 'float32' && dtype !== 'bfloat16') throw new Error(`torchRandn: dtype must be 'float32' or 'bfloat16' (got ${String(dtype)})`);
+  const size = elementCountOf(shape);
   const d = new Float32Array(size);
   if (size < 16) {
     for (let i = 0; i < size; i++) d[i] = dtype === 'float32' ? f(scalarNormal(g)) : roundToBf16(scalarNormal(g));
@@ -178,11 +208,26 @@ export function torchRandn(g: TorchGenerator, shape: readonly number[], dtype: R
 
 /** Shape of UNO's noise for a request: [1, 16, 2·ceil(h/16), 2·ceil(w/16)]. */
 export function unoNoiseShape(width: number, height: number): [number, number, number, number] {
+  for (const [name, v] of [['width', width], ['height', height]] as const) {
+    if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`UNO noise: ${name} must be a positive whole number of pixels (got ${v})`);
+  }
   return [1, 16, 2 * Math.ceil(height / 16), 2 * Math.ceil(width / 16)];
 }
 
-/** UNO's `get_noise(1, h, w, dtype=bfloat16, seed)` from a fresh generator. */
-export function unoNoise(seed: number, width: number, height: number): { shape: [number, number, number, number]; data: Float32Array } {
+export interface UnoNoise {
+  shape: [number, number, number, number];
+  /** bfloat16 values held as float32 (each exactly representable in bf16). */
+  bf16: Float32Array;
+  /** The generator after the draw, for the draws that follow (e.g. reference posterior eps). */
+  generator: TorchGenerator;
+}
+
+/**
+ * UNO's `get_noise(1, height, width, device='cpu', dtype=torch.bfloat16, seed)` from a freshly
+ * seeded generator. Keep drawing from `generator` to continue torch's stream.
+ */
+export function unoNoise(seed: TorchSeed, width: number, height: number): UnoNoise {
   const shape = unoNoiseShape(width, height);
-  return { shape, data: torchRandn(new TorchGenerator(seed), shape, 'bfloat16') };
+  const generator = new TorchGenerator(seed);
+  return { shape, bf16: torchRandn(generator, shape, 'bfloat16'), generator };
 }
