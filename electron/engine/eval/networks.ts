@@ -45,6 +45,12 @@ export const EVAL_NETWORKS = {
     outputs: ['decoded', 'decoded_from_latent_mean (when latent_mean_scaled is given)'],
     run: async (ck, inputs, opts) => (await import('./autoencoder.js')).evalVaeDecode(ck, inputs, opts),
   },
+  'qwen25vl-text': {
+    summary: 'Qwen2.5-VL language model, text only (HF Qwen2_5_VLForConditionalGeneration keys), as OmniGen2 conditions on it',
+    inputs: ['input_ids', 'attention_mask (optional)'],
+    outputs: ['hidden_states_last', 'hidden_states_first'],
+    run: async (ck, inputs, opts) => (await import('./qwen2-text.js')).evalQwen2Text(ck, inputs, opts),
+  },
 } satisfies Record<string, EvalNetwork>;
 
 export type EvalNetworkName = keyof typeof EVAL_NETWORKS;
