@@ -9,6 +9,7 @@
 // matched), so WebGPU sessions use the unfused form (`defaultAttentionFor`).
 import { type GraphBuilder, type Value, float } from '../runtime/graph.js';
 import type { ExecutionProvider } from '../runtime/sessions.js';
+import { TensorDataType } from '../runtime/onnx-proto.js';
 
 export type AttentionKind = 'fused' | 'unfused';
 
@@ -35,6 +36,12 @@ export interface AttentionOptions {
   causal?: { maxLength: number };
   /** Head size: required for the unfused form's default scale when `scale` is not given. */
   headDim?: number;
+  /**
+   * int32 [B, S_kv], 1 = the key may be attended, 0 = padding (MultiHeadAttention's
+   * `key_padding_mask`). The unfused form turns it into an additive [B, 1, 1, S_kv] bias.
+   * Every query must see at least one key.
+   */
+  keyPaddingMask?: Value;
 }
 
 /**
@@ -54,7 +61,8 @@ export function attention(b: GraphBuilder, q: Value, k: Value, v: Value, opts: A
 function fusedAttention(b: GraphBuilder, q: Value, k: Value, v: Value, opts: AttentionOptions): Value {
   // Inputs: query, key, value, bias (packed qkv bias), key_padding_mask, attention_bias.
   const inputs: Array<Value | null> = [q, k, v];
-  if (opts.bias) inputs.push(null, null, opts.bias);
+  if (opts.keyPaddingMask || opts.bias) inputs.push(null, opts.keyPaddingMask ?? null);
+  if (opts.bias) inputs.push(opts.bias);
   return b.op('MultiHeadAttention', inputs, {
     num_heads: opts.heads,
     scale: opts.scale === undefined ? undefined : float(opts.scale),
@@ -77,11 +85,20 @@ function unfusedAttention(b: GraphBuilder, q: Value, k: Value, v: Value, opts: A
   let scores = b.op('MatMul', [qh, kt], {}, { name: 'MatMul_qk' });
   if (scale !== 1) scores = b.op('Mul', [scores, b.scalar(scale)], {}, { name: 'Scale_qk' });
   if (opts.bias) scores = b.op('Add', [scores, opts.bias], {}, { name: 'Add_bias' });
+  if (opts.keyPaddingMask) scores = b.op('Add', [scores, keyPaddingBias(b, opts.keyPaddingMask)], {}, { name: 'Add_key_padding' });
   if (opts.causal) scores = b.op('Add', [scores, causalMask(b, q, k, opts.causal.maxLength)], {}, { name: 'Add_causal_mask' });
   const probs = b.op('Softmax', [scores], { axis: -1 });
   const o = b.op('MatMul', [probs, vh], {}, { name: 'MatMul_v' });
   const merged = b.op('Transpose', [o], { perm: [0, 2, 1, 3] }, { name: 'Transpose_out' });
   return b.op('Reshape', [merged, b.ints([0, 0, -1])], {}, { name: 'Reshape_out' });
+}
+
+/** int32 [B, S_kv] keep-mask -> float32 [B, 1, 1, S_kv] additive bias (0 kept, MASKED_SCORE padded). */
+function keyPaddingBias(b: GraphBuilder, mask: Value): Value {
+  const keep = b.op('Cast', [mask], { to: TensorDataType.FLOAT }, { name: 'Cast_key_padding' });
+  const dropped = b.op('Sub', [b.scalar(1), keep], {}, { name: 'Sub_key_padding' });
+  const bias = b.op('Mul', [dropped, b.scalar(MASKED_SCORE)], {}, { name: 'Mul_key_padding' });
+  return b.op('Unsqueeze', [bias, b.ints([1, 2])], {}, { name: 'Unsqueeze_key_padding' });
 }
 
 /**
