@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Checkpoint, type TensorToWrite, writeSafetensorsFile } from '../../../electron/engine/runtime/safetensors.js';
+import { Checkpoint, type TensorToWrite } from '../../../electron/engine/runtime/safetensors.js';
 import { type TensorMap, f32, readAllTensors } from '../../../electron/engine/runtime/tensor.js';
 import { probeExecutionProviders } from '../../../electron/engine/runtime/sessions.js';
 import {
@@ -18,6 +18,7 @@ import { FLUX_AE_SIZES, bflAutoencoderSpec } from '../../../electron/engine/kit/
 import { writeHeaderOnlyCheckpoint } from '../../../electron/engine/kit/write-checkpoint.js';
 import type { CheckpointSpec } from '../../../electron/engine/kit/checkpoint-shapes.js';
 import { GOLDEN_DIR, caseFiles, checkpointCandidates, compareTensors } from '../../helpers/golden.js';
+import { rawTensors, writeCheckpointFolder } from '../../helpers/checkpoint-files.js';
 
 const ATOL = 1e-4;
 const RTOL = 1e-4;
@@ -49,23 +50,8 @@ afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-function rawTensors(ck: Checkpoint): Record<string, TensorToWrite> {
-  const out: Record<string, TensorToWrite> = {};
-  for (const k of ck.keys()) {
-    const info = ck.info(k);
-    out[k] = { dtype: info.dtype, shape: info.shape, data: ck.readBytes(k) };
-  }
-  return out;
-}
-
-function writeFolder(name: string, tensors: Record<string, TensorToWrite>, config?: unknown): string {
-  const dir = path.join(tmp, name);
-  fs.mkdirSync(dir);
-  writeSafetensorsFile(path.join(dir, 'ae.safetensors'), tensors);
-  if (config !== undefined) fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-  return dir;
-}
-
+const writeAeFolder = (name: string, tensors: Record<string, TensorToWrite>, config?: unknown) =>
+  writeCheckpointFolder(tmp, name, tensors, config, 'ae.safetensors');
 const readJson = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
 const bflConfigFile = () => path.join(path.dirname(BFL.checkpoint), 'config.json');
 
@@ -146,7 +132,7 @@ describe('the same network under both key layouts', () => {
     const bfl = Checkpoint.open(BFL.checkpoint);
     const levels = readVaeConfig(bfl).encoder!.channels.length;
     const json = readJson(bflConfigFile()).AutoEncoderParams as Record<string, unknown>;
-    const dir = writeFolder('as-diffusers', bflToDiffusers(rawTensors(bfl), levels), {
+    const dir = writeAeFolder('as-diffusers', bflToDiffusers(rawTensors(bfl), levels), {
       _class_name: 'AutoencoderKL', scaling_factor: json.scale_factor, shift_factor: json.shift_factor, norm_num_groups: 32,
       layers_per_block: json.num_res_blocks, latent_channels: json.z_channels,
     });
@@ -193,12 +179,12 @@ describe('config', () => {
   });
 
   it('a config that contradicts the weights is refused, naming the field', () => {
-    const dir = writeFolder('bad-config', rawTensors(Checkpoint.open(BFL.checkpoint)), { AutoEncoderParams: { ...(readJson(bflConfigFile()).AutoEncoderParams as object), z_channels: 4 } });
+    const dir = writeAeFolder('bad-config', rawTensors(Checkpoint.open(BFL.checkpoint)), { AutoEncoderParams: { ...(readJson(bflConfigFile()).AutoEncoderParams as object), z_channels: 4 } });
     expect(() => readVaeConfig(Checkpoint.open(dir))).toThrow(/"z_channels" is 4 but the latent convolutions gives 16/);
   });
 
   it('an unrelated config.json beside the weights is refused', () => {
-    const dir = writeFolder('other-config', rawTensors(Checkpoint.open(BFL.checkpoint)), { _class_name: 'FluxTransformer2DModel' });
+    const dir = writeAeFolder('other-config', rawTensors(Checkpoint.open(BFL.checkpoint)), { _class_name: 'FluxTransformer2DModel' });
     expect(() => readVaeConfig(Checkpoint.open(dir))).toThrow(/"_class_name" is "FluxTransformer2DModel", expected "AutoencoderKL"/);
   });
 });
@@ -250,7 +236,7 @@ describe('posterior and latent scaling', () => {
 
 describe('errors name the problem', () => {
   it('an unknown key format names the file and the keys it looked for', () => {
-    const dir = writeFolder('not-a-vae', { 'img_in.weight': { dtype: 'F32', shape: [2, 2], data: new Float32Array(4) } });
+    const dir = writeAeFolder('not-a-vae', { 'img_in.weight': { dtype: 'F32', shape: [2, 2], data: new Float32Array(4) } });
     expect(() => readVaeConfig(Checkpoint.open(dir))).toThrow(
       /not-a-vae: is not a VAE checkpoint: missing tensor "encoder\.down\.0\.block\.0\.conv1\.weight" \(BFL ae\.safetensors keys\) and "encoder\.down_blocks\.0\.resnets\.0\.conv1\.weight" \(diffusers/);
   });
@@ -258,7 +244,7 @@ describe('errors name the problem', () => {
   it('a missing tensor is named', () => {
     const all = rawTensors(Checkpoint.open(BFL.checkpoint));
     delete all['encoder.mid.attn_1.proj_out.bias'];
-    const dir = writeFolder('missing-key', all);
+    const dir = writeAeFolder('missing-key', all);
     expect(() => buildVaeEncoder(Checkpoint.open(dir))).toThrow(/missing tensor "encoder\.mid\.attn_1\.proj_out\.bias"/);
   });
 
@@ -266,14 +252,14 @@ describe('errors name the problem', () => {
     const all = rawTensors(Checkpoint.open(DIFFUSERS.checkpoint));
     const key = 'decoder.mid_block.attentions.0.to_v.weight';
     all[key] = { dtype: 'F32', shape: [32, 16], data: new Float32Array(32 * 16) };
-    const dir = writeFolder('wrong-shape', all, readJson(path.join(DIFFUSERS.checkpoint, 'config.json')));
+    const dir = writeAeFolder('wrong-shape', all, readJson(path.join(DIFFUSERS.checkpoint, 'config.json')));
     expect(() => buildVaeDecoder(Checkpoint.open(dir))).toThrow(/"decoder\.mid_block\.attentions\.0\.to_v\.weight" has shape \[32, 16\], expected \[32, 32\]/);
   });
 
   it('a decoder-only checkpoint builds the decoder and refuses the encoder', () => {
     const all = rawTensors(Checkpoint.open(BFL.checkpoint));
     for (const k of Object.keys(all)) if (k.startsWith('encoder.')) delete all[k];
-    const dir = writeFolder('decoder-only', all, readJson(bflConfigFile()));
+    const dir = writeAeFolder('decoder-only', all, readJson(bflConfigFile()));
     const w = Checkpoint.open(dir);
     expect(buildVaeDecoder(w).nodeCount).toBeGreaterThan(0);
     expect(() => buildVaeEncoder(w)).toThrow(/has no encoder: missing tensor "encoder\.conv_in\.weight"/);

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Checkpoint, type TensorToWrite, writeSafetensorsFile } from '../../../electron/engine/runtime/safetensors.js';
+import { Checkpoint, type TensorToWrite } from '../../../electron/engine/runtime/safetensors.js';
 import { type HostTensor, readAllTensors } from '../../../electron/engine/runtime/tensor.js';
 import { probeExecutionProviders } from '../../../electron/engine/runtime/sessions.js';
 import {
@@ -15,6 +15,7 @@ import { evalClip } from '../../../electron/engine/eval/text-encoders.js';
 import { CLIP_L_TEXT_SIZES, clipTextSpec } from '../../../electron/engine/kit/checkpoint-shapes.js';
 import { writeHeaderOnlyCheckpoint } from '../../../electron/engine/kit/write-checkpoint.js';
 import { GOLDEN_DIR, caseFiles, checkpointCandidates, compareTensors } from '../../helpers/golden.js';
+import { rawTensors, writeCheckpointFolder } from '../../helpers/checkpoint-files.js';
 
 const GROUP = path.join(GOLDEN_DIR, 'uno/text_encoders');
 const ATOL = 1e-4;
@@ -38,23 +39,6 @@ beforeAll(() => {
 afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
-
-function rawTensors(ck: Checkpoint): Record<string, TensorToWrite> {
-  const out: Record<string, TensorToWrite> = {};
-  for (const k of ck.keys()) {
-    const info = ck.info(k);
-    out[k] = { dtype: info.dtype, shape: info.shape, data: ck.readBytes(k) };
-  }
-  return out;
-}
-
-function writeFolder(name: string, tensors: Record<string, TensorToWrite>, config?: unknown): string {
-  const dir = path.join(tmp, name);
-  fs.mkdirSync(dir);
-  writeSafetensorsFile(path.join(dir, 'model.safetensors'), tensors);
-  if (config !== undefined) fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-  return dir;
-}
 
 const goldenConfig = () => JSON.parse(fs.readFileSync(path.join(golden.checkpoint, 'config.json'), 'utf8')) as Record<string, unknown>;
 
@@ -116,7 +100,7 @@ describe('checkpoint variants', () => {
     all['text_projection.weight'] = zeros([16, 32]);
     all['logit_scale'] = zeros([]);
     const textConfig = goldenConfig();
-    const dir = writeFolder('full-clip', all, {
+    const dir = writeCheckpointFolder(tmp, 'full-clip', all, {
       architectures: ['CLIPModel'], model_type: 'clip', projection_dim: 16,
       text_config: textConfig,
       vision_config: { hidden_size: 24, num_attention_heads: 2, num_hidden_layers: 1, patch_size: 4, image_size: 8 },
@@ -145,7 +129,7 @@ describe('checkpoint variants', () => {
   it('a non-legacy eos_token_id pools at the first position of that id', async () => {
     const all = rawTensors(Checkpoint.open(golden.checkpoint));
     const eos = 7;
-    const dir = writeFolder('eos-config', all, { ...goldenConfig(), eos_token_id: eos });
+    const dir = writeCheckpointFolder(tmp, 'eos-config', all, { ...goldenConfig(), eos_token_id: eos });
     const enc = await ClipTextEncoder.create(Checkpoint.open(dir), { ep: 'cpu' });
     try {
       expect(enc.config.eosTokenId).toBe(eos);
@@ -177,7 +161,7 @@ describe('errors name the problem', () => {
   it('a missing tensor is named', () => {
     const all = rawTensors(Checkpoint.open(golden.checkpoint));
     delete all['text_model.encoder.layers.1.mlp.fc2.bias'];
-    const dir = writeFolder('missing-key', all, goldenConfig());
+    const dir = writeCheckpointFolder(tmp, 'missing-key', all, goldenConfig());
     expect(() => buildClipText(Checkpoint.open(dir))).toThrow(/missing tensor "text_model\.encoder\.layers\.1\.mlp\.fc2\.bias"/);
   });
 
@@ -186,13 +170,13 @@ describe('errors name the problem', () => {
     const key = 'text_model.encoder.layers.0.self_attn.k_proj.weight';
     const [out, inp] = all[key].shape;
     all[key] = { dtype: 'F32', shape: [out + 4, inp], data: new Float32Array((out + 4) * inp) };
-    const dir = writeFolder('wrong-shape', all, goldenConfig());
+    const dir = writeCheckpointFolder(tmp, 'wrong-shape', all, goldenConfig());
     expect(() => buildClipText(Checkpoint.open(dir))).toThrow(
       new RegExp(`"${key.replace(/\./g, '\\.')}" has shape \\[${out + 4}, ${inp}\\], expected \\[${out}, ${inp}\\]`));
   });
 
   it('a checkpoint without the text tower is refused', () => {
-    const dir = writeFolder('vision-only', { 'vision_model.post_layernorm.weight': { dtype: 'F32', shape: [4], data: new Float32Array(4) } });
+    const dir = writeCheckpointFolder(tmp, 'vision-only', { 'vision_model.post_layernorm.weight': { dtype: 'F32', shape: [4], data: new Float32Array(4) } });
     expect(() => readClipTextConfig(Checkpoint.open(dir))).toThrow(/missing tensor "text_model\.embeddings\.token_embedding\.weight"; not a CLIP text checkpoint/);
   });
 

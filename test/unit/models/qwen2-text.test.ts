@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Checkpoint, type TensorToWrite, writeSafetensorsFile } from '../../../electron/engine/runtime/safetensors.js';
+import { Checkpoint, type TensorToWrite } from '../../../electron/engine/runtime/safetensors.js';
 import { type HostTensor, type TensorMap, f32, readAllTensors } from '../../../electron/engine/runtime/tensor.js';
 import { probeExecutionProviders } from '../../../electron/engine/runtime/sessions.js';
 import {
@@ -17,6 +17,7 @@ import { QWEN25VL_3B_SIZES, qwen25VlConfigJson, qwen25VlSpec } from '../../../el
 import { writeHeaderOnlyCheckpoint } from '../../../electron/engine/kit/write-checkpoint.js';
 import { elementCount } from '../../../electron/engine/runtime/safetensors.js';
 import { GOLDEN_DIR, compareTensors } from '../../helpers/golden.js';
+import { rawTensors, writeCheckpointFolder } from '../../helpers/checkpoint-files.js';
 
 const GROUP = path.join(GOLDEN_DIR, 'omnigen2/qwen25vl');
 const CHECKPOINT = path.join(GROUP, 'tiny');
@@ -46,23 +47,6 @@ function validRows(t: HostTensor, mask: ArrayLike<bigint | number>): HostTensor 
   const out = new Float32Array(rows.length * d);
   rows.forEach((r, k) => out.set((t.data as Float32Array).subarray(r * d, (r + 1) * d), k * d));
   return f32(out, [rows.length, d]);
-}
-
-function rawTensors(ck: Checkpoint): Record<string, TensorToWrite> {
-  const out: Record<string, TensorToWrite> = {};
-  for (const k of ck.keys()) {
-    const info = ck.info(k);
-    out[k] = { dtype: info.dtype, shape: info.shape, data: ck.readBytes(k) };
-  }
-  return out;
-}
-
-function writeFolder(name: string, tensors: Record<string, TensorToWrite>, config?: unknown): string {
-  const dir = path.join(tmp, name);
-  fs.mkdirSync(dir);
-  writeSafetensorsFile(path.join(dir, 'model.safetensors'), tensors);
-  if (config !== undefined) fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-  return dir;
 }
 
 async function withModel<T>(checkpoint: string, fn: (m: Qwen2TextModel) => Promise<T>): Promise<T> {
@@ -187,7 +171,7 @@ describe('checkpoint and config variants', () => {
       'rms_norm_eps', 'rope_theta', 'rope_scaling', 'vocab_size', 'hidden_act'];
     const nested: Record<string, unknown> = { ...json, text_config: Object.fromEntries(textKeys.map((k) => [k, json[k]])) };
     for (const k of textKeys) delete nested[k];
-    const dir = writeFolder('new-layout', renamed, nested);
+    const dir = writeCheckpointFolder(tmp, 'new-layout', renamed, nested);
     const cfg = readQwen2TextConfig(Checkpoint.open(dir));
     expect(cfg).toMatchObject({ prefix: 'model.language_model.', heads: 4, kvHeads: 2, ropeTheta: 1e6 });
     const out = await evalQwen2Text(dir, golden, { ep: 'cpu' });
@@ -197,7 +181,7 @@ describe('checkpoint and config variants', () => {
 
   it('a text_config value takes precedence over the top level', () => {
     const all = rawTensors(Checkpoint.open(path.join(CHECKPOINT, 'model.safetensors')));
-    const dir = writeFolder('nested-eps', all, { ...goldenConfig(), text_config: { rms_norm_eps: 1e-5, rope_theta: 10000 } });
+    const dir = writeCheckpointFolder(tmp, 'nested-eps', all, { ...goldenConfig(), text_config: { rms_norm_eps: 1e-5, rope_theta: 10000 } });
     expect(readQwen2TextConfig(Checkpoint.open(dir))).toMatchObject({ eps: 1e-5, ropeTheta: 10000 });
   });
 });
@@ -208,14 +192,14 @@ describe('errors name the problem', () => {
   it('a missing tensor is named', () => {
     const all = base();
     delete all['model.layers.1.mlp.up_proj.weight'];
-    const dir = writeFolder('missing-key', all, goldenConfig());
+    const dir = writeCheckpointFolder(tmp, 'missing-key', all, goldenConfig());
     expect(() => buildQwen2Text(Checkpoint.open(dir))).toThrow(/missing tensor "model\.layers\.1\.mlp\.up_proj\.weight"/);
   });
 
   it('a missing q/k/v bias is named', () => {
     const all = base();
     delete all['model.layers.0.self_attn.k_proj.bias'];
-    const dir = writeFolder('missing-bias', all, goldenConfig());
+    const dir = writeCheckpointFolder(tmp, 'missing-bias', all, goldenConfig());
     expect(() => buildQwen2Text(Checkpoint.open(dir))).toThrow(/missing tensor "model\.layers\.0\.self_attn\.k_proj\.bias"/);
   });
 
@@ -223,37 +207,37 @@ describe('errors name the problem', () => {
     const all = base();
     const key = 'model.layers.1.self_attn.o_proj.weight';
     all[key] = { dtype: 'F32', shape: [64, 48], data: new Float32Array(64 * 48) };
-    const dir = writeFolder('wrong-shape', all, goldenConfig());
+    const dir = writeCheckpointFolder(tmp, 'wrong-shape', all, goldenConfig());
     expect(() => buildQwen2Text(Checkpoint.open(dir))).toThrow(/"model\.layers\.1\.self_attn\.o_proj\.weight" has shape \[64, 48\], expected \[64, 64\]/);
   });
 
   it('a checkpoint without the embedding is refused', () => {
     const all = base();
     delete all['model.embed_tokens.weight'];
-    const dir = writeFolder('no-embedding', all, goldenConfig());
+    const dir = writeCheckpointFolder(tmp, 'no-embedding', all, goldenConfig());
     expect(() => readQwen2TextConfig(Checkpoint.open(dir))).toThrow(/neither "model\.embed_tokens\.weight" nor "model\.language_model\.embed_tokens\.weight"/);
   });
 
   it('no config.json: the head counts cannot be known', () => {
-    const dir = writeFolder('no-config', base());
+    const dir = writeCheckpointFolder(tmp, 'no-config', base());
     expect(() => readQwen2TextConfig(Checkpoint.open(dir))).toThrow(/no config\.json beside the checkpoint; .*num_attention_heads/);
   });
 
   it('config head counts that disagree with the weights are named', () => {
-    const d1 = writeFolder('bad-kv', base(), { ...goldenConfig(), num_key_value_heads: 4 });
+    const d1 = writeCheckpointFolder(tmp, 'bad-kv', base(), { ...goldenConfig(), num_key_value_heads: 4 });
     expect(() => readQwen2TextConfig(Checkpoint.open(d1))).toThrow(/"num_key_value_heads" is 4 but "model\.layers\.0\.self_attn\.k_proj\.weight" has 32 rows = 2 heads of 16/);
-    const d2 = writeFolder('bad-layers', base(), { ...goldenConfig(), num_hidden_layers: 3 });
+    const d2 = writeCheckpointFolder(tmp, 'bad-layers', base(), { ...goldenConfig(), num_hidden_layers: 3 });
     expect(() => readQwen2TextConfig(Checkpoint.open(d2))).toThrow(/"num_hidden_layers" is 3 but .* gives 2/);
-    const d3 = writeFolder('bad-heads', base(), { ...goldenConfig(), num_attention_heads: 5 });
+    const d3 = writeCheckpointFolder(tmp, 'bad-heads', base(), { ...goldenConfig(), num_attention_heads: 5 });
     expect(() => readQwen2TextConfig(Checkpoint.open(d3))).toThrow(/"num_attention_heads" is 5, which does not divide the 64 output rows/);
   });
 
   it('unsupported RoPE scaling and sliding windows are refused', () => {
-    const d1 = writeFolder('yarn', base(), { ...goldenConfig(), rope_scaling: { rope_type: 'yarn', factor: 4 } });
+    const d1 = writeCheckpointFolder(tmp, 'yarn', base(), { ...goldenConfig(), rope_scaling: { rope_type: 'yarn', factor: 4 } });
     expect(() => readQwen2TextConfig(Checkpoint.open(d1))).toThrow(/"rope_scaling" type "yarn" is not supported/);
-    const d2 = writeFolder('bad-mrope', base(), { ...goldenConfig(), rope_scaling: { type: 'default', mrope_section: [2, 3, 4] } });
+    const d2 = writeCheckpointFolder(tmp, 'bad-mrope', base(), { ...goldenConfig(), rope_scaling: { type: 'default', mrope_section: [2, 3, 4] } });
     expect(() => readQwen2TextConfig(Checkpoint.open(d2))).toThrow(/mrope_section.*summing to head_dim\/2 = 8/);
-    const d3 = writeFolder('sliding', base(), { ...goldenConfig(), use_sliding_window: true });
+    const d3 = writeCheckpointFolder(tmp, 'sliding', base(), { ...goldenConfig(), use_sliding_window: true });
     expect(() => readQwen2TextConfig(Checkpoint.open(d3))).toThrow(/"use_sliding_window" is true/);
   });
 

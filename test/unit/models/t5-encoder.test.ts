@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Checkpoint, type TensorToWrite, writeSafetensorsFile } from '../../../electron/engine/runtime/safetensors.js';
+import { Checkpoint, writeSafetensorsFile } from '../../../electron/engine/runtime/safetensors.js';
 import { f32, readAllTensors } from '../../../electron/engine/runtime/tensor.js';
 import { probeExecutionProviders } from '../../../electron/engine/runtime/sessions.js';
 import {
@@ -15,6 +15,7 @@ import { evalT5 } from '../../../electron/engine/eval/text-encoders.js';
 import { T5_XXL_SIZES, t5EncoderSpec } from '../../../electron/engine/kit/checkpoint-shapes.js';
 import { writeHeaderOnlyCheckpoint } from '../../../electron/engine/kit/write-checkpoint.js';
 import { GOLDEN_DIR, caseFiles, checkpointCandidates, compareTensors } from '../../helpers/golden.js';
+import { rawTensors, writeCheckpointFolder } from '../../helpers/checkpoint-files.js';
 
 const GROUP = path.join(GOLDEN_DIR, 'uno/text_encoders');
 const ATOL = 1e-4;
@@ -37,25 +38,6 @@ beforeAll(() => {
 afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
-
-/** Every tensor of a checkpoint in its stored dtype. */
-function rawTensors(ck: Checkpoint): Record<string, TensorToWrite> {
-  const out: Record<string, TensorToWrite> = {};
-  for (const k of ck.keys()) {
-    const info = ck.info(k);
-    out[k] = { dtype: info.dtype, shape: info.shape, data: ck.readBytes(k) };
-  }
-  return out;
-}
-
-/** A checkpoint folder holding `tensors` (one file) and, optionally, a config.json. */
-function writeFolder(name: string, tensors: Record<string, TensorToWrite>, config?: unknown): string {
-  const dir = path.join(tmp, name);
-  fs.mkdirSync(dir);
-  writeSafetensorsFile(path.join(dir, 'model.safetensors'), tensors);
-  if (config !== undefined) fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-  return dir;
-}
 
 const goldenConfig = () => JSON.parse(fs.readFileSync(path.join(golden.checkpoint, 'config.json'), 'utf8')) as Record<string, unknown>;
 
@@ -153,7 +135,7 @@ describe('checkpoint variants', () => {
     const all = rawTensors(Checkpoint.open(golden.checkpoint));
     all['encoder.embed_tokens.weight'] = all['shared.weight'];
     delete all['shared.weight'];
-    const dir = writeFolder('embed-tokens', all, goldenConfig());
+    const dir = writeCheckpointFolder(tmp, 'embed-tokens', all, goldenConfig());
     expect(readT5EncoderConfig(Checkpoint.open(dir)).embeddingKey).toBe('encoder.embed_tokens.weight');
     const y = await encodeWith(dir, ids.data as BigInt64Array, ids.shape[0], ids.shape[1]);
     const c = compareTensors(f32(y, [...t.get('last_hidden_state')!.shape]), t.get('last_hidden_state')!, ATOL, RTOL);
@@ -175,7 +157,7 @@ describe('errors name the problem', () => {
   it('a missing tensor is named', () => {
     const all = rawTensors(Checkpoint.open(golden.checkpoint));
     delete all['encoder.block.1.layer.1.DenseReluDense.wo.weight'];
-    const dir = writeFolder('missing-key', all);
+    const dir = writeCheckpointFolder(tmp, 'missing-key', all);
     expect(() => buildT5Encoder(Checkpoint.open(dir))).toThrow(/missing tensor "encoder\.block\.1\.layer\.1\.DenseReluDense\.wo\.weight"/);
   });
 
@@ -184,7 +166,7 @@ describe('errors name the problem', () => {
     const key = 'encoder.block.1.layer.0.SelfAttention.o.weight';
     const [out, inp] = all[key].shape;
     all[key] = { dtype: 'F32', shape: [out, inp - 8], data: new Float32Array(out * (inp - 8)) };
-    const dir = writeFolder('wrong-shape', all);
+    const dir = writeCheckpointFolder(tmp, 'wrong-shape', all);
     expect(() => buildT5Encoder(Checkpoint.open(dir))).toThrow(
       new RegExp(`"${key.replace(/\./g, '\\.')}" has shape \\[${out}, ${inp - 8}\\], expected \\[${out}, ${inp}\\]`));
   });
@@ -192,13 +174,13 @@ describe('errors name the problem', () => {
   it('a checkpoint without an embedding is refused', () => {
     const all = rawTensors(Checkpoint.open(golden.checkpoint));
     delete all['shared.weight'];
-    const dir = writeFolder('no-embedding', all);
+    const dir = writeCheckpointFolder(tmp, 'no-embedding', all);
     expect(() => readT5EncoderConfig(Checkpoint.open(dir))).toThrow(/neither "shared\.weight" nor "encoder\.embed_tokens\.weight"/);
   });
 
   it('a config.json that disagrees with the weights names the field', () => {
     const all = rawTensors(Checkpoint.open(golden.checkpoint));
-    const dir = writeFolder('bad-config', all, { ...goldenConfig(), num_heads: 8 });
+    const dir = writeCheckpointFolder(tmp, 'bad-config', all, { ...goldenConfig(), num_heads: 8 });
     expect(() => readT5EncoderConfig(Checkpoint.open(dir))).toThrow(/config\.json: "num_heads" is 8 but .*relative_attention_bias.* gives 4/);
   });
 
