@@ -52,6 +52,12 @@ const GROUPS: Record<string, GroupSpec> = {
     checkpoint: onlyCandidate('omnigen2/vae_diffusers'),
     eps: gpuToo(['cpu', 'webgpu']),
   },
+  'omnigen2/transformer': {
+    networks: () => ['omnigen2-transformer'],
+    // The group also holds reference RoPE tables (freqs_cis_*); the model is the folder with a config.
+    checkpoint: (c, candidates) => onlyCandidate('omnigen2/transformer')(c, candidates.filter((p) => fs.existsSync(path.join(p, 'config.json')))),
+    eps: gpuToo(['cpu', 'webgpu']),
+  },
   'omnigen2/qwen25vl': {
     networks: () => ['qwen25vl-text'],
     checkpoint: onlyCandidate('omnigen2/qwen25vl'),

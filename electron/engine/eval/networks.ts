@@ -51,6 +51,12 @@ export const EVAL_NETWORKS = {
     outputs: ['hidden_states_last', 'hidden_states_first'],
     run: async (ck, inputs, opts) => (await import('./qwen2-text.js')).evalQwen2Text(ck, inputs, opts),
   },
+  'omnigen2-transformer': {
+    summary: 'OmniGen2 transformer (diffusers keys): refiners, Omni-RoPE, references, padded batches',
+    inputs: ['latents', 'timestep', 'text_hidden_states', 'text_attention_mask (optional)', 'ref.<i>.<j>'],
+    outputs: ['output'],
+    run: async (ck, inputs, opts) => (await import('./omnigen2-transformer.js')).evalOmniGen2Transformer(ck, inputs, opts),
+  },
 } satisfies Record<string, EvalNetwork>;
 
 export type EvalNetworkName = keyof typeof EVAL_NETWORKS;
