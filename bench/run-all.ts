@@ -6,6 +6,9 @@
 //   --no-webgpu      skip the WebGPU case
 //   --no-linear      skip the linear-layout micro-benchmark
 //   --dtype D        DiT checkpoint dtype: F32 (default; what the fp32 LoRA bake gives), BF16 or F16
+//   --only LIST      run only these benches, comma-separated: dit, linear, generate (default: all)
+//   --gen-profile    generation bench: sample the JS thread of the CPU generation cases and list
+//                    the heaviest functions
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
@@ -14,6 +17,22 @@ import { probeExecutionProviders } from '../electron/engine/runtime/sessions.js'
 import { type DitBenchReport, runDitBench } from './dit-bench.js';
 import { LINEAR_BENCH_DEFAULTS, type LinearBenchReport, runLinearBench } from './linear-bench.js';
 import { formatTable } from './table.js';
+import { type GenerateBenchReport, runGenerateBench } from './generate-bench.js';
+import { bakeTable, generationPhaseTable, outsideByPhaseTable, profileSection } from './generate-report.js';
+
+const BENCHES = ['dit', 'linear', 'generate'] as const;
+type BenchName = (typeof BENCHES)[number];
+
+function benchList(v: string | undefined, noLinear: boolean): Set<BenchName> {
+  const names = v === undefined ? [...BENCHES] : v.split(',').map((x) => x.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !(BENCHES as readonly string[]).includes(n));
+  if (unknown.length || names.length === 0) {
+    throw new Error(`--only takes a comma-separated list of ${BENCHES.join(', ')}; got "${v ?? ''}"`);
+  }
+  const set = new Set(names as BenchName[]);
+  if (noLinear) set.delete('linear');
+  return set;
+}
 
 function intOption(name: string, v: string | undefined, dflt: number, min: number): number {
   if (v === undefined) return dflt;
@@ -69,6 +88,34 @@ function linearTable(r: LinearBenchReport): string {
   return formatTable(['layout', 'create s', 'create s/GB', 'RSS growth at create MB', 'median fwd ms', 'peak RSS MB', 'private MB', 'mapped MB'], rows);
 }
 
+function printGenerate(g: GenerateBenchReport): void {
+  const kit = (k: 'tiny' | 'mid') => {
+    const x = g.kits[k];
+    return `${k}: DiT hidden ${x.dit.hidden}, ${x.dit.heads} heads, ${x.dit.depth}+${x.dit.depthSingle} blocks ` +
+      `(BF16 ${(x.ditBytes / 1e6).toFixed(1)} MB), LoRA rank ${x.loraRank} (${(x.loraBytes / 1e6).toFixed(1)} MB)`;
+  };
+  console.log('');
+  console.log(`UNO generation, runUnoPipeline in-process (one process per case), prompt + ${g.references.length} references ` +
+    `(${g.references.map((r) => `${r.width}×${r.height} ${r.format}`).join(', ')}), 4 steps, UNO LoRA (baked in the base checkpoint's precision)`);
+  console.log(`  kits: ${kit('tiny')}; ${kit('mid')}`);
+  console.log(generationPhaseTable(g));
+  console.log('(wall seconds per phase; "load DiT" = graph build + session creation; ORT run / create = summed time inside ' +
+    'NetSession.run / createSession; outside % = share of the wall time spent outside both; of which release = ' +
+    'NetSession.release (ORT freeing memory); host % = outside without release)');
+  console.log('');
+  console.log(outsideByPhaseTable(g));
+  console.log('');
+  console.log('LoRA bakes (mid kit, CPU, 64×64, 1 step, no references):');
+  console.log(bakeTable(g));
+  console.log('(bake s = the baking phase: LoRA hash + cache lookup, and on a miss the merge and the bake file write; ' +
+    'merge runs = ORT MatMul time inside it)');
+  const prof = profileSection(g);
+  if (prof) {
+    console.log('');
+    console.log(prof);
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -77,12 +124,15 @@ async function main(): Promise<void> {
       'gpu-warmups': { type: 'string' },
       'no-webgpu': { type: 'boolean', default: false },
       'no-linear': { type: 'boolean', default: false },
+      only: { type: 'string' },
+      'gen-profile': { type: 'boolean', default: false },
       dtype: { type: 'string', default: 'F32' },
     },
   });
   const dtype = values.dtype.toUpperCase();
   if (dtype !== 'F32' && dtype !== 'BF16' && dtype !== 'F16') throw new Error(`--dtype must be F32, BF16 or F16, got "${values.dtype}"`);
   const log = (line: string) => process.stderr.write(`${line}\n`);
+  const only = benchList(values.only, values['no-linear']);
 
   let webgpu = !values['no-webgpu'];
   let webgpuNote = webgpu ? 'probed' : 'skipped (--no-webgpu)';
@@ -102,7 +152,7 @@ async function main(): Promise<void> {
   log(`bench: node ${env.node}, onnxruntime-node ${env.onnxruntime}, ${env.cpus} × ${env.cpuModel}, ${env.memGb} GB; WebGPU ${webgpuNote}`);
 
   const t0 = performance.now();
-  const dit = await runDitBench({
+  const dit = !only.has('dit') ? null : await runDitBench({
     dtype: dtype as DType,
     cpuRuns: intOption('cpu-runs', values['cpu-runs'], 3, 1),
     gpuRuns: intOption('gpu-runs', values['gpu-runs'], 1, 1),
@@ -110,27 +160,31 @@ async function main(): Promise<void> {
     webgpu,
     log,
   });
-  const linear = values['no-linear'] ? null : await runLinearBench({ ...LINEAR_BENCH_DEFAULTS, log });
+  const linear = !only.has('linear') ? null : await runLinearBench({ ...LINEAR_BENCH_DEFAULTS, log });
+  const generate = !only.has('generate') ? null : await runGenerateBench({ webgpu, profile: values['gen-profile'], log });
   const totalMs = performance.now() - t0;
 
-  const s = dit.sizes;
-  const t = dit.tokens;
-  console.log('');
-  console.log(`FLUX DiT forward: hidden ${s.hidden}, ${s.heads} heads, ${s.depth} double + ${s.depthSingle} single blocks, ` +
-    `${(dit.cases.find((c) => c.result)?.result?.parameters ?? 0) / 1e6 | 0} M parameters, ${dit.dtype} ${(dit.checkpointBytes / 1e6).toFixed(0)} MB; ` +
-    `${t.total} tokens (${t.img} target + ${t.refs} reference + ${t.txt} text)`);
-  console.log(ditTable(dit));
-  console.log('(create = session creation after the graph build; peak RSS per case process; private / mapped = anonymous / ' +
-    'file-backed resident MB after the last forward; Δ = max abs output difference vs the first case)');
+  if (dit) {
+    const s = dit.sizes;
+    const t = dit.tokens;
+    console.log('');
+    console.log(`FLUX DiT forward: hidden ${s.hidden}, ${s.heads} heads, ${s.depth} double + ${s.depthSingle} single blocks, ` +
+      `${(dit.cases.find((c) => c.result)?.result?.parameters ?? 0) / 1e6 | 0} M parameters, ${dit.dtype} ${(dit.checkpointBytes / 1e6).toFixed(0)} MB; ` +
+      `${t.total} tokens (${t.img} target + ${t.refs} reference + ${t.txt} text)`);
+    console.log(ditTable(dit));
+    console.log('(create = session creation after the graph build; peak RSS per case process; private / mapped = anonymous / ' +
+      'file-backed resident MB after the last forward; Δ = max abs output difference vs the first case)');
+  }
   if (linear) {
     console.log('');
     console.log(`Linear weight layout, CPU: ${linear.layers} × [${linear.width}, ${linear.width}] F32 ` +
       `(${(linear.weightBytes / 1e6).toFixed(0)} MB), ${linear.tokens} tokens`);
     console.log(linearTable(linear));
   }
+  if (generate) printGenerate(generate);
   console.log(`(total ${sec(totalMs)} s)`);
-  console.log(`BENCH_JSON ${JSON.stringify({ env, dit, linear, totalMs })}`);
-  if (dit.cases.some((c) => c.error) || linear?.cases.some((c) => c.error)) process.exitCode = 1;
+  console.log(`BENCH_JSON ${JSON.stringify({ env, dit, linear, generate, totalMs })}`);
+  if (dit?.cases.some((c) => c.error) || linear?.cases.some((c) => c.error) || generate?.cases.some((c) => c.error)) process.exitCode = 1;
 }
 
 main().catch((e: unknown) => {

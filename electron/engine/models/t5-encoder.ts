@@ -157,13 +157,12 @@ export function t5RelativePositionBuckets(qLen: number, kLen: number, numBuckets
     const x = f(f(f(Math.log(f(d / maxExact))) / logRange) * (half - maxExact));
     return Math.min(maxExact + Math.trunc(x), half - 1);
   };
+  // The bucket depends only on j - i: compute each of the qLen + kLen - 1 values once (a BigInt
+  // conversion per element made this ~30 ms at 512 tokens), then copy.
+  const byRel = new BigInt64Array(qLen + kLen - 1);
+  for (let rel = -(qLen - 1); rel < kLen; rel++) byRel[rel + qLen - 1] = BigInt((rel > 0 ? half : 0) + byDistance(Math.abs(rel)));
   const out = new BigInt64Array(qLen * kLen);
-  for (let i = 0; i < qLen; i++) {
-    for (let j = 0; j < kLen; j++) {
-      const rel = j - i;
-      out[i * kLen + j] = BigInt((rel > 0 ? half : 0) + byDistance(Math.abs(rel)));
-    }
-  }
+  for (let i = 0; i < qLen; i++) out.set(byRel.subarray(qLen - 1 - i, qLen - 1 - i + kLen), i * kLen);
   return out;
 }
 

@@ -33,6 +33,32 @@ export class SessionError extends Error {
   }
 }
 
+/**
+ * Cumulative wall time this process spent inside ORT: `NetSession.run` calls, session creation
+ * (`createSession`) and `NetSession.release`, failed calls included. Sums over calls (concurrent
+ * calls overlap). Benchmarks read it to find the share of a generation spent outside ORT;
+ * `resetSessionStats()` zeroes it.
+ */
+export interface SessionStats {
+  runMs: number;
+  runs: number;
+  createMs: number;
+  creates: number;
+  releaseMs: number;
+  releases: number;
+}
+
+export const sessionStats: SessionStats = { runMs: 0, runs: 0, createMs: 0, creates: 0, releaseMs: 0, releases: 0 };
+
+export function resetSessionStats(): void {
+  sessionStats.runMs = 0;
+  sessionStats.runs = 0;
+  sessionStats.createMs = 0;
+  sessionStats.creates = 0;
+  sessionStats.releaseMs = 0;
+  sessionStats.releases = 0;
+}
+
 /** A created session over one built graph; release() frees its memory now. */
 export class NetSession {
   private released = false;
@@ -48,17 +74,27 @@ export class NetSession {
 
   async run(feeds: Record<string, ort.Tensor>, outputs?: readonly string[]): Promise<Record<string, ort.Tensor>> {
     if (this.released) throw new SessionError(this.modelName, this.ep, 'session was already released');
+    const t0 = performance.now();
     try {
       return outputs ? await this.session.run(feeds, outputs as string[]) : await this.session.run(feeds);
     } catch (e) {
       throw new SessionError(this.modelName, this.ep, `run failed: ${(e as Error).message}`);
+    } finally {
+      sessionStats.runMs += performance.now() - t0;
+      sessionStats.runs++;
     }
   }
 
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    await this.session.release();
+    const t0 = performance.now();
+    try {
+      await this.session.release();
+    } finally {
+      sessionStats.releaseMs += performance.now() - t0;
+      sessionStats.releases++;
+    }
   }
 }
 
@@ -105,13 +141,18 @@ export async function createSession(model: BuiltModel, opts: SessionOptions): Pr
   try {
     s = await ort.InferenceSession.create(model.bytes, sessionOptionsFor(model, opts));
   } catch (e) {
+    sessionStats.createMs += performance.now() - t0;
+    sessionStats.creates++;
     const msg = (e as Error).message;
     const hint = opts.ep !== 'cpu' && /fallback to CPU EP has been explicitly disabled/i.test(msg)
       ? ` (an op in this graph has no ${opts.ep} kernel; GPU sessions run without CPU fallback)`
       : '';
     throw new SessionError(model.name, opts.ep, `session creation failed: ${msg}${hint}`);
   }
-  return new NetSession(model.name, opts.ep, s, performance.now() - t0);
+  const createMs = performance.now() - t0;
+  sessionStats.createMs += createMs;
+  sessionStats.creates++;
+  return new NetSession(model.name, opts.ep, s, createMs);
 }
 
 export interface EpProbeResult {
