@@ -44,7 +44,7 @@ export const OMNIGEN2_DEFAULT_NEGATIVE_PROMPT =
 export const OMNIGEN2_PARAMS = {
   width: { ...num('Width', 64, 2048, 16, 1024), uiMin: 256 },
   height: { ...num('Height', 64, 2048, 16, 1024), uiMin: 256 },
-  steps: num('Steps', 20, 100, 1, 50),
+  steps: { ...num('Steps', 1, 100, 1, 50, 'the OmniGen2 app offers 20–100'), uiMin: 20 },
   textGuidance: num('Text guidance', 1, 8, 0.1, 5),
   imageGuidance: num('Image guidance', 1, 3, 0.1, 2),
   cfgRangeStart: num('CFG range start', 0, 1, 0.1, 0),

@@ -22,6 +22,8 @@ export interface ManifestComponent {
   readonly downloadUrl: string;
   /** A key (or key prefix) every valid checkpoint of this component holds. */
   readonly probeKey?: string;
+  /** False for folders that hold no weights (tokenizer/processor, scheduler config): not opened as a checkpoint. */
+  readonly holdsWeights?: boolean;
   readonly note?: string;
 }
 
@@ -74,7 +76,48 @@ export const UNO_MANIFEST: BackboneManifest = {
   ],
 };
 
+/** OmniGen2 (spec/pipelines.md §1.3, §1.4): the `OmniGen2/OmniGen2` repo's sub-folders plus UMO's PEFT LoRA. */
+export const OMNIGEN2_MANIFEST: BackboneManifest = {
+  backbone: 'omnigen2',
+  label: 'OmniGen2',
+  components: [
+    {
+      id: 'transformer', label: 'OmniGen2 transformer', repo: 'OmniGen2/OmniGen2', kind: 'folder', path: 'transformer',
+      requiredFiles: [['config.json'], ['diffusion_pytorch_model.safetensors', 'diffusion_pytorch_model.safetensors.index.json']],
+      approxBytes: 7.9 * GB, probeKey: 'x_embedder.weight',
+      downloadUrl: 'https://huggingface.co/OmniGen2/OmniGen2',
+    },
+    {
+      id: 'vae', label: 'OmniGen2 VAE (FLUX, diffusers format)', repo: 'OmniGen2/OmniGen2', kind: 'folder', path: 'vae',
+      requiredFiles: [['config.json'], ['diffusion_pytorch_model.safetensors']],
+      approxBytes: 168 * MB, probeKey: 'decoder.conv_in.weight',
+      downloadUrl: 'https://huggingface.co/OmniGen2/OmniGen2',
+    },
+    {
+      id: 'mllm', label: 'Qwen2.5-VL (OmniGen2 mllm)', repo: 'OmniGen2/OmniGen2', kind: 'folder', path: 'mllm',
+      requiredFiles: [['config.json'], ['model.safetensors.index.json', 'model.safetensors']],
+      approxBytes: 7.5 * GB, probeKey: 'model.norm.weight',
+      downloadUrl: 'https://huggingface.co/OmniGen2/OmniGen2',
+    },
+    {
+      id: 'processor', label: 'Qwen2.5-VL processor (tokenizer)', repo: 'OmniGen2/OmniGen2', kind: 'folder', path: 'processor',
+      requiredFiles: [['tokenizer.json']], holdsWeights: false, approxBytes: 15.9 * MB,
+      downloadUrl: 'https://huggingface.co/OmniGen2/OmniGen2',
+    },
+    {
+      id: 'scheduler', label: 'OmniGen2 scheduler config', repo: 'OmniGen2/OmniGen2', kind: 'folder', path: 'scheduler',
+      requiredFiles: [['scheduler_config.json']], holdsWeights: false, approxBytes: 1e3, optional: true,
+      downloadUrl: 'https://huggingface.co/OmniGen2/OmniGen2',
+    },
+    {
+      id: 'umo_lora', label: 'UMO LoRA for OmniGen2', repo: 'bytedance-research/UMO', kind: 'file', path: 'UMO_OmniGen2.safetensors',
+      approxBytes: 0.65 * GB, optional: true,
+      downloadUrl: 'https://huggingface.co/bytedance-research/UMO',
+    },
+  ],
+};
+
 export const MANIFESTS: Record<BackboneId, BackboneManifest | undefined> = {
   uno: UNO_MANIFEST,
-  omnigen2: undefined,
+  omnigen2: OMNIGEN2_MANIFEST,
 };

@@ -4,16 +4,26 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseGenerateRequest, RequestValidationError, type GenerateRequestInput } from '../../shared/backbone-params.js';
+import { OMNIGEN2_SCHEDULERS, parseGenerateRequest, RequestValidationError, type GenerateRequestInput } from '../../shared/backbone-params.js';
 import { EP_PREFERENCES, PHASE_LABELS, type EngineEvent, type EpPreference, type JobEnvironment } from '../../shared/engine-protocol.js';
 import { MANIFESTS, type BackboneId } from '../../shared/model-manifests.js';
 import { describeProblems, locateComponent } from '../engine/runtime/model-locator.js';
 import { EngineHost, JobCancelledError } from '../services/engine-host.js';
 import { UsageError } from './usage-error.js';
 
-export const GENERATE_USAGE = `umo-studio generate --backbone uno --models-root DIR --prompt TEXT --out FILE.png
-    [--ref IMG]... [--width W --height H --steps N --guidance G --seed S]
-    [--lora uno|umo|none|FILE --lora-scale X] [--ep auto|cpu|webgpu] [--cache-dir DIR] [--json]`;
+export const GENERATE_USAGE = `umo-studio generate --backbone uno|omnigen2 --models-root DIR --prompt TEXT --out FILE.png
+    [--ref IMG]... [--width W --height H --steps N --seed S]
+    [--lora uno|umo|none|FILE --lora-scale X] [--ep auto|cpu|webgpu] [--cache-dir DIR] [--json]
+  UNO:      [--guidance G]
+  OmniGen2: [--negative-prompt TEXT --text-guidance G --image-guidance G --cfg-range START,END
+             --scheduler euler|dpmsolver++ --max-pixels N --max-side N --align-res|--no-align-res --images N]
+            (--images N > 1 writes FILE.png, FILE-2.png, …)`;
+
+/** Flags that only one backbone understands (a clear error instead of a silently ignored flag). */
+const UNO_ONLY_FLAGS = ['guidance'] as const;
+const OMNIGEN2_ONLY_FLAGS = [
+  'negative-prompt', 'text-guidance', 'image-guidance', 'cfg-range', 'scheduler', 'max-pixels', 'max-side', 'align-res', 'no-align-res', 'images',
+] as const;
 
 /** Where the CLI keeps bakes and other caches (XDG on Linux, the usual places elsewhere). */
 export function defaultCacheDir(): string {
@@ -33,7 +43,10 @@ function numberFlag(name: string, v: string | undefined): number | undefined {
 /** `--lora` value -> a LoRA file path or null; aliases name the manifest's LoRA components. */
 function resolveLora(backbone: BackboneId, value: string | undefined, modelsRoot: string | null): string | null {
   const manifest = MANIFESTS[backbone];
-  const aliases: Record<string, string> = { uno: 'uno_lora', umo: 'umo_lora' };
+  const aliases: Record<string, string> = backbone === 'uno' ? { uno: 'uno_lora', umo: 'umo_lora' } : { umo: 'umo_lora' };
+  if (backbone === 'omnigen2' && value?.toLowerCase() === 'uno') {
+    throw new UsageError('generate: --lora uno is the UNO LoRA for FLUX; with --backbone omnigen2 use --lora umo, none or a PEFT .safetensors file');
+  }
   const v = value ?? (backbone === 'uno' ? 'uno' : 'none');
   if (v === 'none') return null;
   const compId = aliases[v.toLowerCase()];
@@ -48,6 +61,39 @@ function resolveLora(backbone: BackboneId, value: string | undefined, modelsRoot
   }
   if (!fs.existsSync(v)) throw new UsageError(`generate: --lora ${v}: no such file (use uno, umo, none or a .safetensors path)`);
   return path.resolve(v);
+}
+
+/** The OmniGen2 request fields given on the command line (absent ones take the schema defaults). */
+function omniGen2Flags(values: Record<string, string | boolean | string[] | undefined>): Record<string, unknown> {
+  const str = (k: string) => values[k] as string | undefined;
+  if (values['align-res'] && values['no-align-res']) throw new UsageError('generate: give --align-res or --no-align-res, not both');
+  const out: Record<string, unknown> = {
+    negativePrompt: str('negative-prompt'),
+    textGuidance: numberFlag('text-guidance', str('text-guidance')),
+    imageGuidance: numberFlag('image-guidance', str('image-guidance')),
+    maxPixels: numberFlag('max-pixels', str('max-pixels')),
+    maxInputSide: numberFlag('max-side', str('max-side')),
+    images: numberFlag('images', str('images')),
+    alignRes: values['no-align-res'] ? false : values['align-res'] ? true : undefined,
+  };
+  const scheduler = str('scheduler');
+  if (scheduler !== undefined) {
+    if (!(OMNIGEN2_SCHEDULERS as readonly string[]).includes(scheduler)) {
+      throw new UsageError(`generate: unknown --scheduler "${scheduler}" (${OMNIGEN2_SCHEDULERS.join(' or ')})`);
+    }
+    out.scheduler = scheduler;
+  }
+  const range = str('cfg-range');
+  if (range !== undefined) {
+    const parts = range.split(',').map((p) => p.trim());
+    const nums = parts.map(Number);
+    if (parts.length !== 2 || parts.some((p) => p === '') || !nums.every(Number.isFinite)) {
+      throw new UsageError(`generate: --cfg-range must be two numbers START,END between 0 and 1 (got "${range}")`);
+    }
+    if (nums[0] > nums[1]) throw new UsageError(`generate: --cfg-range start ${nums[0]} is after its end ${nums[1]} (give START,END with START <= END)`);
+    out.cfgRange = nums;
+  }
+  return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
 }
 
 class ProgressBar {
@@ -91,6 +137,16 @@ export async function runGenerateCommand(argv: string[]): Promise<number> {
       out: { type: 'string' },
       'cache-dir': { type: 'string' },
       json: { type: 'boolean', default: false },
+      'negative-prompt': { type: 'string' },
+      'text-guidance': { type: 'string' },
+      'image-guidance': { type: 'string' },
+      'cfg-range': { type: 'string' },
+      scheduler: { type: 'string' },
+      'max-pixels': { type: 'string' },
+      'max-side': { type: 'string' },
+      'align-res': { type: 'boolean' },
+      'no-align-res': { type: 'boolean' },
+      images: { type: 'string' },
     },
   });
   const backbone = values.backbone as BackboneId;
@@ -109,6 +165,11 @@ export async function runGenerateCommand(argv: string[]): Promise<number> {
     return path.resolve(r);
   });
 
+  const given = values as Record<string, unknown>;
+  const foreign = (backbone === 'uno' ? OMNIGEN2_ONLY_FLAGS : UNO_ONLY_FLAGS).filter((f) => given[f] !== undefined);
+  if (foreign.length) {
+    throw new UsageError(`generate: ${foreign.map((f) => `--${f}`).join(', ')} ${foreign.length > 1 ? 'are' : 'is'} not used by --backbone ${backbone}\n${GENERATE_USAGE}`);
+  }
   const input: GenerateRequestInput = {
     backbone,
     prompt: values.prompt,
@@ -118,7 +179,7 @@ export async function runGenerateCommand(argv: string[]): Promise<number> {
     steps: numberFlag('steps', values.steps),
     seed: numberFlag('seed', values.seed),
     lora: { path: resolveLora(backbone, values.lora, modelsRoot), scale: numberFlag('lora-scale', values['lora-scale']) ?? 1 },
-    ...(backbone === 'uno' ? { guidance: numberFlag('guidance', values.guidance) } : {}),
+    ...(backbone === 'uno' ? { guidance: numberFlag('guidance', values.guidance) } : omniGen2Flags(values)),
   } as GenerateRequestInput;
   let request;
   try {
@@ -164,6 +225,8 @@ export async function runGenerateCommand(argv: string[]): Promise<number> {
     progress.done();
     if (!values.json) {
       process.stdout.write(`${result.file} (${result.width}×${result.height}, seed ${result.seed})\n`);
+      const more = result.metadata.files ? (JSON.parse(result.metadata.files) as string[]).slice(1) : [];
+      for (const f of more) process.stdout.write(`${path.join(path.dirname(result.file), f)}\n`);
       for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
     }
     return 0;

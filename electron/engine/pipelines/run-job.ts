@@ -10,6 +10,6 @@ export async function runGenerateJob(request: GenerateRequest, env: JobEnvironme
     case 'uno':
       return (await import('./uno.js')).runUnoPipeline(request, env, ctx);
     case 'omnigen2':
-      throw Object.assign(new Error('the OmniGen2 backbone is not available yet in this version'), { code: 'unsupported' });
+      return (await import('./omnigen2.js')).runOmniGen2Pipeline(request, env, ctx);
   }
 }

@@ -50,10 +50,13 @@ describe('ModelStatusService', () => {
     expect(svc.getModelStatus('uno').demoAvailable).toBe(true);
   });
 
-  test('a backbone without a manifest yet is reported as not ready with no components', () => {
+  test('OmniGen2 with nothing on disk: not ready, every component listed, the optional LoRA not counted as blocking', () => {
     const dataDir = tempDir();
     const settings = new MemorySettingsService();
     const svc = new ModelStatusService({ getSettings: () => settings.get(), demoModelsDir: path.join(dataDir, 'demo'), dataDir, hfCache: null });
-    expect(svc.getModelStatus('omnigen2')).toMatchObject({ backbone: 'omnigen2', ready: false, components: [], missingBytes: 0 });
+    const status = svc.getModelStatus('omnigen2');
+    expect(status).toMatchObject({ backbone: 'omnigen2', ready: false });
+    expect(status.components.map((c) => c.id)).toEqual(['transformer', 'vae', 'mllm', 'processor', 'scheduler', 'umo_lora']);
+    expect(status.components.find((c) => c.id === 'umo_lora')).toMatchObject({ optional: true, status: 'missing' });
   });
 });
