@@ -255,15 +255,17 @@ export async function runOmniGen2Pipeline(req: OmniGen2Request, env: JobEnvironm
       /** Transformer forward passes of every denoising step of one image (3 / 2 / 1, §4.2). */
       passesPerStep: passesPerStep.join(','),
       images: String(images.length),
-      files: JSON.stringify(outFiles.map((f) => path.basename(f))),
     };
     for (const [i, pixels] of images.entries()) {
       const rgb = decodedToRgb8(pixels, sizes.outHeight, sizes.outWidth, 'omnigen2');
       await writePngWithText(outFiles[i], rgb, sizes.outWidth, sizes.outHeight, { ...metadata, imageIndex: String(i + 1) });
     }
     t.endPhase();
+    // `files` (every image of the request, the first is `file`) goes to the result only: the PNGs
+    // stay free of output names, so the same seed and settings give byte-identical files anywhere.
     return {
-      file: first, width: sizes.outWidth, height: sizes.outHeight, seed, backbone: 'omnigen2', metadata,
+      file: first, width: sizes.outWidth, height: sizes.outHeight, seed, backbone: 'omnigen2',
+      metadata: { ...metadata, files: JSON.stringify(outFiles.map((f) => path.basename(f))) },
       timingsMs: t.timings, warnings,
     };
   } finally {
