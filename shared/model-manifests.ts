@@ -22,6 +22,11 @@ export interface ManifestComponent {
   readonly downloadUrl: string;
   /** A key (or key prefix) every valid checkpoint of this component holds. */
   readonly probeKey?: string;
+  /**
+   * Header-only shape sanity checks: each listed tensor, when the checkpoint holds it, must have this
+   * many dimensions (catches wrongly converted or mismatched files before any graph is built).
+   */
+  readonly shapeChecks?: ReadonlyArray<{ readonly key: string; readonly rank: number }>;
   /** False for folders that hold no weights (tokenizer/processor, scheduler config): not opened as a checkpoint. */
   readonly holdsWeights?: boolean;
   readonly note?: string;
@@ -43,24 +48,28 @@ export const UNO_MANIFEST: BackboneManifest = {
     {
       id: 'dit', label: 'FLUX.1-dev transformer', repo: 'black-forest-labs/FLUX.1-dev', kind: 'file',
       path: 'flux1-dev.safetensors', approxBytes: 23.8 * GB, probeKey: 'double_blocks.0.img_attn.qkv.weight',
+      shapeChecks: [{ key: 'img_in.weight', rank: 2 }, { key: 'txt_in.weight', rank: 2 }, { key: 'vector_in.in_layer.weight', rank: 2 }],
       downloadUrl: 'https://huggingface.co/black-forest-labs/FLUX.1-dev',
       note: 'gated repo: accept the FLUX.1-dev licence on Hugging Face first',
     },
     {
       id: 'ae', label: 'FLUX autoencoder', repo: 'black-forest-labs/FLUX.1-dev', kind: 'file',
       path: 'ae.safetensors', approxBytes: 335 * MB, probeKey: 'decoder.conv_in.weight',
+      shapeChecks: [{ key: 'decoder.conv_in.weight', rank: 4 }, { key: 'encoder.conv_in.weight', rank: 4 }],
       downloadUrl: 'https://huggingface.co/black-forest-labs/FLUX.1-dev',
     },
     {
       id: 't5', label: 'T5-XXL text encoder', repo: 'xlabs-ai/xflux_text_encoders', kind: 'folder', path: '',
       requiredFiles: [['config.json'], ['model.safetensors.index.json', 'model.safetensors'], ['spiece.model', 'tokenizer.json']],
       approxBytes: 9.52 * GB, probeKey: 'encoder.final_layer_norm.weight',
+      shapeChecks: [{ key: 'encoder.final_layer_norm.weight', rank: 1 }, { key: 'shared.weight', rank: 2 }],
       downloadUrl: 'https://huggingface.co/XLabs-AI/xflux_text_encoders',
     },
     {
       id: 'clip', label: 'CLIP ViT-L/14 text encoder', repo: 'openai/clip-vit-large-patch14', kind: 'folder', path: '',
       requiredFiles: [['config.json'], ['model.safetensors'], ['tokenizer.json', 'vocab.json']],
       approxBytes: 1.71 * GB, probeKey: 'text_model.final_layer_norm.weight',
+      shapeChecks: [{ key: 'text_model.final_layer_norm.weight', rank: 1 }, { key: 'text_model.embeddings.token_embedding.weight', rank: 2 }],
       downloadUrl: 'https://huggingface.co/openai/clip-vit-large-patch14',
     },
     {

@@ -49,7 +49,16 @@ export interface ModelStatus {
   freeDiskBytes: number | null;
   /** The demo model (random weights) is installed and selectable. */
   demoAvailable: boolean;
+  /** The models folder from the settings (null when none is set) and what is wrong with it, if anything. */
+  modelsRoot?: { path: string; problem: string | null } | null;
+  /** The Hugging Face cache folder that was searched (null when searching it is disabled). */
+  hfCache?: { path: string; exists: boolean } | null;
 }
+
+/** What a desktop file dialog is for: the models folder, or one component's file/folder override. */
+export type FolderChoice =
+  | { kind: 'models-root' }
+  | { kind: 'component'; backbone: BackboneId; component: string };
 
 export interface HistoryItem {
   jobId: string;
@@ -89,6 +98,17 @@ export interface UmoApi {
   /** Validate and remember a LoRA checkpoint (desktop: opens a file dialog when no path is given). */
   addLora(input: { backbone: BackboneId; path?: string; name?: string; bytes?: Uint8Array }): Promise<LoraEntry | null>;
   setActiveLora(backbone: BackboneId, path: string | null): Promise<Settings>;
+  /**
+   * Install the built-in demo model (the tiny UNO kit: random weights in the real layouts) into the
+   * app's data folder if it is not there yet, switch to it (`useDemoModel`, backbone UNO) and return
+   * the UNO model status.
+   */
+  installDemoModel(): Promise<ModelStatus>;
+  /**
+   * Desktop only (absent in web mode, where the UI offers a text field): a native dialog for the
+   * models folder or a component override; resolves with the chosen path, or null when cancelled.
+   */
+  chooseFolder?(choice: FolderChoice): Promise<string | null>;
   /** Desktop only: reveal the output folder / save a copy of a result. Web mode answers with a download URL. */
   revealResult(jobId: string): Promise<void>;
   onEvent(listener: (ev: UmoEvent) => void): () => void;
@@ -117,6 +137,11 @@ export const ApiArgSchemas = {
   })]),
   setActiveLora: z.tuple([z.enum(['uno', 'omnigen2']), z.string().min(1).nullable()]),
   revealResult: z.tuple([z.string().min(1)]),
+  installDemoModel: z.tuple([]),
+  chooseFolder: z.tuple([z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('models-root') }),
+    z.object({ kind: z.literal('component'), backbone: z.enum(['uno', 'omnigen2']), component: z.string().min(1).max(64) }),
+  ])]),
 } as const;
 
 export type ApiChannel = keyof typeof ApiArgSchemas;

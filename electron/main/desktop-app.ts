@@ -8,6 +8,7 @@ import type { BackboneId } from '../../shared/model-manifests.js';
 import type { UmoEvent } from '../../shared/umo-api.js';
 import type { AppServices, AppServicesOptions } from '../services/app-services.js';
 import { appImageUrl } from './app-image-path.js';
+import { chooseModelPath } from './model-dialogs.js';
 import { engineEntryInApp, utilityProcessSpawner, type UtilityFork } from './engine-process.js';
 import { IPC_EVENT_CHANNEL, registerIpcHandlers, type RequestApi } from './ipc.js';
 import { LORA_FILE_FILTERS, installAppMenu, openLoraFromMenu, pickAndAddLora } from './menu.js';
@@ -118,6 +119,8 @@ export function startDesktopApp(deps: DesktopDeps): DesktopApp {
         return pickAndAddLora(input.backbone, { pickFile: pickLoraFile, addLora: (i) => svc.addLora(i) });
       },
       setActiveLora: (b, p) => svc.setActiveLora(b, p),
+      installDemoModel: () => svc.installDemoModel(),
+      chooseFolder: (choice) => chooseModelPath(choice, (options) => (win ? dialog.showOpenDialog(win, options) : dialog.showOpenDialog(options))),
       revealResult: async (jobId) => {
         await svc.revealResult(jobId);
         shell.showItemInFolder(svc.resultFile(jobId).file);

@@ -9,7 +9,8 @@ export const IPC_CHANNEL_PREFIX = 'umo:';
 /** The one channel the main process pushes events on (`webContents.send('umo:event', ev)`). */
 export const IPC_EVENT_CHANNEL = 'umo:event';
 
-export type RequestApi = Omit<UmoApi, 'onEvent'>;
+/** Every request channel, the desktop-only ones (chooseFolder) included: the desktop app implements them all. */
+export type RequestApi = Required<Omit<UmoApi, 'onEvent'>>;
 
 export function ipcChannelName(channel: ApiChannel): string {
   return `${IPC_CHANNEL_PREFIX}${channel}`;

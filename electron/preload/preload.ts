@@ -13,6 +13,7 @@ const { contextBridge, ipcRenderer, webUtils } = require('electron') as typeof i
 const PRELOAD_CHANNELS = [
   'getAppInfo', 'getSettings', 'updateSettings', 'getModelStatus', 'listDevices', 'importReference',
   'referenceFromResult', 'generate', 'cancel', 'listHistory', 'addLora', 'setActiveLora', 'revealResult',
+  'installDemoModel', 'chooseFolder',
 ] as const satisfies readonly ApiChannel[];
 
 type Missing = Exclude<ApiChannel, (typeof PRELOAD_CHANNELS)[number]>;

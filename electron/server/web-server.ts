@@ -178,7 +178,9 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
         break;
       }
       default: {
-        const fn = services[channel as ApiChannel] as (...xs: unknown[]) => Promise<unknown>;
+        const fn = services[channel as ApiChannel] as ((...xs: unknown[]) => Promise<unknown>) | undefined;
+        // Desktop-only channels (chooseFolder: a native dialog) have no web-mode implementation.
+        if (typeof fn !== 'function') throw new HttpError(404, `${channel} is only available in the desktop app`);
         value = await fn.apply(services, a);
       }
     }

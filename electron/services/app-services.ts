@@ -11,6 +11,7 @@ import type {
   AppInfo, DeviceInfo, HistoryItem, ModelStatus, ReferenceImage, UmoApi, UmoEvent,
 } from '../../shared/umo-api.js';
 import { appPaths, type AppPaths } from './app-paths.js';
+import { installDemoKit } from './demo-model.js';
 import { EngineHost, forkEngineProcess, packageRoot, type SpawnEngine } from './engine-host.js';
 import { JobService, type InterruptedJob } from './job-service.js';
 import { LoraRegistry } from './lora-registry.js';
@@ -204,6 +205,13 @@ export async function createAppServices(opts: AppServicesOptions): Promise<AppSe
 
     async setActiveLora(backbone: BackboneId, p: string | null): Promise<Settings> {
       return loras.setActive(backbone, p);
+    },
+
+    async installDemoModel(): Promise<ModelStatus> {
+      await installDemoKit(paths.demoModelsDir);
+      const s = settings.get();
+      if (!s.useDemoModel || s.backbone !== 'uno') settings.update({ useDemoModel: true, backbone: 'uno' });
+      return models.getModelStatus('uno');
     },
 
     async revealResult(jobId: string): Promise<void> {

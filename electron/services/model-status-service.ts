@@ -6,7 +6,7 @@ import path from 'node:path';
 import { MANIFESTS, type BackboneId } from '../../shared/model-manifests.js';
 import type { Settings } from '../../shared/settings.js';
 import type { ComponentStatus, ModelStatus } from '../../shared/umo-api.js';
-import { locateBackbone } from '../engine/runtime/model-locator.js';
+import { defaultHfCache, locateBackbone } from '../engine/runtime/model-locator.js';
 
 /** Marker file the tiny demo kit writes at its root (same name as the kit writer's TINY_KIT_MARKER). */
 export const DEMO_KIT_MARKER = 'umo-tiny-kit.json';
@@ -43,8 +43,32 @@ export function freeDiskBytes(p: string): number | null {
   }
 }
 
+/** What is wrong with a models folder setting, or null when it is a readable folder. */
+export function modelsRootProblem(p: string): string | null {
+  if (!path.isAbsolute(p)) return `"${p}" is not an absolute path: give the full path of the folder`;
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(p);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? `the folder ${p} does not exist` : `cannot read ${p} (${code ?? String(e)})`;
+  }
+  if (!st.isDirectory()) return `${p} is a file, not a folder`;
+  try {
+    fs.readdirSync(p);
+  } catch (e) {
+    return `cannot list ${p} (${(e as NodeJS.ErrnoException).code ?? String(e)})`;
+  }
+  return null;
+}
+
 export class ModelStatusService {
   constructor(private readonly opts: ModelStatusOptions) {}
+
+  /** The Hugging Face cache folder the locator searches (null when disabled). */
+  hfCachePath(): string | null {
+    return this.opts.hfCache === undefined ? defaultHfCache() : this.opts.hfCache;
+  }
 
   demoAvailable(): boolean {
     return fs.existsSync(path.join(this.opts.demoModelsDir, DEMO_KIT_MARKER));
@@ -54,8 +78,13 @@ export class ModelStatusService {
     const settings = this.opts.getSettings();
     const manifest = MANIFESTS[backbone];
     const freeDisk = freeDiskBytes(settings.modelsRoot ?? this.opts.dataDir);
+    const cache = this.hfCachePath();
+    const where = {
+      modelsRoot: settings.modelsRoot ? { path: settings.modelsRoot, problem: modelsRootProblem(settings.modelsRoot) } : null,
+      hfCache: cache ? { path: cache, exists: fs.existsSync(cache) } : null,
+    };
     if (!manifest) {
-      return { backbone, ready: false, components: [], missingBytes: 0, freeDiskBytes: freeDisk, demoAvailable: false };
+      return { backbone, ready: false, components: [], missingBytes: 0, freeDiskBytes: freeDisk, demoAvailable: false, ...where };
     }
     const located = locateBackbone(manifest, {
       modelsRoot: settings.modelsRoot,
@@ -86,6 +115,7 @@ export class ModelStatusService {
       missingBytes,
       freeDiskBytes: freeDisk,
       demoAvailable: backbone === 'uno' && this.demoAvailable(),
+      ...where,
     };
   }
 }

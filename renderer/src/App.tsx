@@ -5,7 +5,6 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import Alert from '@mui/material/Alert';
 import AppBar from '@mui/material/AppBar';
 import Box from '@mui/material/Box';
-import Button from '@mui/material/Button';
 import CircularProgress from '@mui/material/CircularProgress';
 import CssBaseline from '@mui/material/CssBaseline';
 import IconButton from '@mui/material/IconButton';
@@ -24,6 +23,7 @@ import {
   applyResultParams, buildRequest, defaultForm, filledReferences, loraFromSettings, normalizeSlots, readResultParams,
   sizeLimits, validateRequest, type FormState, type OmniGen2Fields, type UnoFields,
 } from './formState.js';
+import { unoFieldsForDemo } from './demoModel.js';
 import { makeTheme } from './theme.js';
 import { useAppData, type AppData } from './useAppData.js';
 import { useJob } from './useJob.js';
@@ -89,6 +89,26 @@ function Studio({ data }: { data: AppData }) {
   const imports = useReferences(backbone, form.slots, setSlots);
 
   useEffect(() => setForm((f) => ({ ...f, slots: normalizeSlots(backbone, f.slots) })), [backbone]);
+  // The demo model starts small (64×64, few steps: seconds on a CPU); leaving it restores the defaults.
+  useEffect(() => setForm((f) => ({ ...f, uno: unoFieldsForDemo(f.uno, demoActive) })), [demoActive]);
+
+  const [demoBusy, setDemoBusy] = useState(false);
+  const tryDemo = useCallback(async () => {
+    setDemoBusy(true);
+    setAppError(null);
+    try {
+      await api.installDemoModel();
+      data.applySettings(await api.getSettings());
+      await data.refreshModelStatus();
+    } catch (e) {
+      setAppError(`Could not install the demo model: ${errorMessage(e)}`);
+    } finally {
+      setDemoBusy(false);
+    }
+  }, [api, data]);
+  const useOwnModels = useCallback(() => {
+    data.updateSettings({ useDemoModel: false }).catch((e: unknown) => setAppError(errorMessage(e)));
+  }, [data]);
 
   // Show each new result as it arrives.
   useEffect(() => {
@@ -220,28 +240,23 @@ function Studio({ data }: { data: AppData }) {
           {selected ? (
             <ResultPanel item={selected} mode={appMode} onUseAsReference={(id) => imports.importResult(id)} onReuseSettings={(item) => void reuseSettings(item)} />
           ) : showEmpty && status ? (
-            <EmptyState backbone={backbone} status={status} onOpenSetup={() => setSetupOpen(true)}
-              onTryDemo={() => void data.updateSettings({ useDemoModel: true }).catch((e: unknown) => setAppError(errorMessage(e)))} />
+            <EmptyState backbone={backbone} status={status} onOpenSetup={() => setSetupOpen(true)} onTryDemo={() => void tryDemo()} demoBusy={demoBusy} />
           ) : (
             <Box sx={{ display: 'grid', placeItems: 'center', height: 'min(58vh, 640px)', borderRadius: 2, border: '1px dashed', borderColor: 'divider' }}>
               <Typography color="text.secondary">{job.job ? 'Generating…' : 'Your image will appear here'}</Typography>
             </Box>
           )}
           <HistoryStrip items={data.history} selectedKey={selectedKey} onSelect={(item) => setSelectedKey(historyKey(item))} />
-          {demoActive && (
-            <Box>
-              <Button size="small" onClick={() => void data.updateSettings({ useDemoModel: false })}>Stop using the demo model</Button>
-            </Box>
-          )}
         </Box>
       </Box>
 
       <StatusLine backbone={backbone} settings={settings} devices={data.devices} status={status} statusError={data.modelStatusError}
-        appInfo={data.appInfo} demoActive={demoActive} onOpenSetup={() => setSetupOpen(true)} />
+        appInfo={data.appInfo} demoActive={demoActive} onOpenSetup={() => setSetupOpen(true)} onUseOwnModels={useOwnModels} />
 
       <SettingsDialog open={settingsOpen} settings={settings} devices={data.devices} onClose={() => setSettingsOpen(false)} onSave={data.updateSettings} />
       <ModelSetup open={setupOpen} backbone={backbone} status={status} statusError={data.modelStatusError} settings={settings}
-        onClose={() => setSetupOpen(false)} onRescan={data.refreshModelStatus} onSaveSettings={data.updateSettings} />
+        onClose={() => setSetupOpen(false)} onRescan={data.refreshModelStatus} onSaveSettings={data.updateSettings}
+        demoActive={demoActive} demoBusy={demoBusy} onTryDemo={() => void tryDemo()} onUseOwnModels={useOwnModels} />
     </Box>
   );
 }

@@ -126,6 +126,16 @@ export function validateComponent(c: ManifestComponent, p: string): { problem: s
     if (c.probeKey && !ck.has(c.probeKey)) {
       return { problem: `${p} does not look like the ${c.label}: it has no tensor "${c.probeKey}"`, bytes };
     }
+    for (const check of c.shapeChecks ?? []) {
+      if (!ck.has(check.key)) continue;
+      const shape = ck.shape(check.key);
+      if (shape.length !== check.rank) {
+        return {
+          problem: `${p} has the wrong shapes for the ${c.label}: tensor "${check.key}" is [${shape.join(', ')}], expected ${check.rank} dimension${check.rank === 1 ? '' : 's'} (a damaged or wrongly converted file?)`,
+          bytes,
+        };
+      }
+    }
   } catch (e) {
     return { problem: (e as Error).message, bytes };
   }

@@ -194,6 +194,8 @@ export function createWebApi(baseUrl: string, opts: WebApiOptions = {}): WebUmoA
       return call<LoraEntry | null>('addLora', input);
     },
     setActiveLora: (backbone, path) => call('setActiveLora', backbone, path),
+    installDemoModel: () => call('installDemoModel'),
+    // chooseFolder: desktop only (no native dialog in a browser; the UI offers a text field).
     revealResult: async (jobId) => {
       const r = await call<{ downloadUrl: string }>('revealResult', jobId);
       download(new URL(r.downloadUrl, `${base}/`).toString());

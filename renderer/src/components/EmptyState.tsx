@@ -1,6 +1,8 @@
-// Shown instead of a result when the backbone cannot run: what is missing, and the ways forward.
+// Shown instead of a result when the backbone cannot run: what is missing, and the ways forward
+// (set up the real checkpoints, or try the built-in demo model, installed on first use).
 import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
+import CircularProgress from '@mui/material/CircularProgress';
 import Typography from '@mui/material/Typography';
 import Inventory2Outlined from '@mui/icons-material/Inventory2Outlined';
 import type { BackboneId } from '../../../shared/model-manifests.js';
@@ -11,12 +13,27 @@ export interface EmptyStateProps {
   backbone: BackboneId;
   status: ModelStatus;
   onOpenSetup: () => void;
+  /** Install (if needed) and switch to the demo model. */
   onTryDemo?: () => void;
+  /** True while the demo model is being installed. */
+  demoBusy?: boolean;
 }
 
-export function EmptyState({ backbone, status, onOpenSetup, onTryDemo }: EmptyStateProps) {
+export function EmptyState({ backbone, status, onOpenSetup, onTryDemo, demoBusy = false }: EmptyStateProps) {
   const missing = status.components.filter((c) => !c.optional && c.status !== 'found');
   const unsupported = status.components.length === 0;
+  const demoButton = onTryDemo && (
+    <Button variant="outlined" onClick={onTryDemo} disabled={demoBusy}
+      startIcon={demoBusy ? <CircularProgress size={16} aria-label="Installing the demo model" /> : undefined}>
+      {demoBusy ? 'Installing the demo model…' : 'Try the demo model'}
+    </Button>
+  );
+  const demoNote = onTryDemo && (
+    <Typography variant="caption" color="text.secondary" sx={{ maxWidth: 480 }}>
+      The demo model ({status.demoAvailable ? 'installed' : 'a few MB, written on first use'}) has random weights: it shows that
+      the app works on this machine, it does not make pictures of anything.
+    </Typography>
+  );
   return (
     <Box component="section" aria-label="Models needed" sx={{ display: 'grid', placeItems: 'center', textAlign: 'center', gap: 1.5, py: 6, px: 3 }}>
       <Inventory2Outlined sx={{ fontSize: 48, color: 'text.secondary' }} />
@@ -24,9 +41,13 @@ export function EmptyState({ backbone, status, onOpenSetup, onTryDemo }: EmptySt
         {unsupported ? `${BACKBONE_LABELS[backbone]} is not available yet` : `${BACKBONE_LABELS[backbone]} needs its model files`}
       </Typography>
       {unsupported ? (
-        <Typography variant="body2" color="text.secondary" sx={{ maxWidth: 520 }}>
-          This version cannot run {BACKBONE_LABELS[backbone]} yet. Switch the backbone to UNO to generate.
-        </Typography>
+        <>
+          <Typography variant="body2" color="text.secondary" sx={{ maxWidth: 520 }}>
+            This version cannot run {BACKBONE_LABELS[backbone]} yet. Switch the backbone to UNO to generate.
+          </Typography>
+          {demoButton}
+          {demoNote}
+        </>
       ) : (
         <>
           <Typography variant="body2" color="text.secondary" sx={{ maxWidth: 560 }}>
@@ -36,15 +57,9 @@ export function EmptyState({ backbone, status, onOpenSetup, onTryDemo }: EmptySt
           </Typography>
           <Box sx={{ display: 'flex', gap: 1, flexWrap: 'wrap', justifyContent: 'center' }}>
             <Button variant="contained" onClick={onOpenSetup}>Set up models</Button>
-            {status.demoAvailable && onTryDemo && (
-              <Button variant="outlined" onClick={onTryDemo}>Try the demo model</Button>
-            )}
+            {demoButton}
           </Box>
-          {status.demoAvailable && (
-            <Typography variant="caption" color="text.secondary" sx={{ maxWidth: 480 }}>
-              The demo model has random weights: it shows that the app works on this machine, it does not make pictures of anything.
-            </Typography>
-          )}
+          {demoNote}
         </>
       )}
     </Box>

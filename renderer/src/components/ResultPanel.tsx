@@ -18,6 +18,7 @@ import type { HistoryItem } from '../../../shared/umo-api.js';
 import { useUmo } from '../api/api-context.js';
 import { errorMessage } from '../api/file-source.js';
 import { BACKBONE_LABELS, fileName, readResultParams } from '../formState.js';
+import { DEMO_LABEL, isDemoResult } from '../demoModel.js';
 import { DRAG_RESULT } from '../dnd.js';
 
 export interface ResultPanelProps {
@@ -62,7 +63,7 @@ export function ResultPanel({ item, mode, onUseAsReference, onReuseSettings }: R
   const canCopy = typeof ClipboardItem !== 'undefined' && !!navigator.clipboard?.write;
   const r = item.result;
   const rows = resultRows(item);
-  const demo = r.metadata.demo === 'true' || r.metadata.model === 'demo';
+  const demo = isDemoResult(r.metadata);
 
   const copy = async () => {
     try {
@@ -99,7 +100,7 @@ export function ResultPanel({ item, mode, onUseAsReference, onReuseSettings }: R
           sx={{ maxWidth: '100%', maxHeight: '100%', objectFit: 'contain', borderRadius: 1, boxShadow: 2 }}
         />
       </Box>
-      {demo && <Alert severity="info">Demo model with random weights: this image proves the install works; it does not depict anything.</Alert>}
+      {demo && <Alert severity="info" aria-label="Demo model note">{DEMO_LABEL}.</Alert>}
       <Box sx={{ display: 'flex', gap: 1, flexWrap: 'wrap' }}>
         {mode === 'desktop' ? (
           <Button size="small" variant="outlined" startIcon={<FolderOpen />} onClick={() => void reveal()}>Show in folder</Button>

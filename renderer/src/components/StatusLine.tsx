@@ -6,6 +6,7 @@ import Typography from '@mui/material/Typography';
 import type { BackboneId } from '../../../shared/model-manifests.js';
 import type { Settings } from '../../../shared/settings.js';
 import type { AppInfo, DeviceInfo, ModelStatus } from '../../../shared/umo-api.js';
+import { DEMO_LABEL } from '../demoModel.js';
 import { BACKBONE_LABELS } from '../formState.js';
 
 export function deviceText(settings: Settings, devices: DeviceInfo[] | null): string {
@@ -38,9 +39,11 @@ export interface StatusLineProps {
   appInfo: AppInfo | null;
   demoActive: boolean;
   onOpenSetup: () => void;
+  /** Switch the demo model off. */
+  onUseOwnModels?: () => void;
 }
 
-export function StatusLine({ backbone, settings, devices, status, statusError, appInfo, demoActive, onOpenSetup }: StatusLineProps) {
+export function StatusLine({ backbone, settings, devices, status, statusError, appInfo, demoActive, onOpenSetup, onUseOwnModels }: StatusLineProps) {
   return (
     <Box component="footer" role="contentinfo" aria-label="Status" sx={{
       display: 'flex', alignItems: 'center', gap: 2, px: 2, height: 36, borderTop: 1, borderColor: 'divider',
@@ -50,7 +53,8 @@ export function StatusLine({ backbone, settings, devices, status, statusError, a
       <Typography variant="caption" sx={{ overflow: 'hidden', textOverflow: 'ellipsis' }}>
         {BACKBONE_LABELS[backbone]} {modelsText(status, statusError)}
       </Typography>
-      {demoActive && <Chip size="small" color="warning" label="Demo model (random weights)" />}
+      {demoActive && <Chip size="small" color="warning" label={DEMO_LABEL} title={DEMO_LABEL} sx={{ minWidth: 0, flexShrink: 1 }} />}
+      {demoActive && onUseOwnModels && <Button size="small" onClick={onUseOwnModels}>Use my own models</Button>}
       <Button size="small" onClick={onOpenSetup}>Set up models</Button>
       <Box sx={{ flex: 1 }} />
       {appInfo && <Typography variant="caption" color="text.secondary">UMO Studio {appInfo.version} · {appInfo.mode}</Typography>}

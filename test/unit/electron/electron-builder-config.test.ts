@@ -68,6 +68,7 @@ describe('electron-builder config', () => {
   it('package.json starts the compiled main process', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { main?: string; scripts: Record<string, string> };
     expect(pkg.main).toBe('dist/electron/main/main.js');
-    expect(pkg.scripts['start:electron']).toBe('npm run build && electron .');
+    expect(pkg.scripts['start:electron']).toBe('npm run --silent build && npm run --silent build:renderer && electron .');
+    expect(pkg.scripts.start).toBe('node scripts/start.mjs');
   });
 });

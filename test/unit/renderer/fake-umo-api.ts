@@ -115,6 +115,12 @@ export class FakeUmoApi implements UmoApi {
     return { backbone, ready, components, missingBytes: ready ? 0 : 35.4e9, freeDiskBytes: 120e9, demoAvailable: this.opts.demoAvailable ?? false };
   }
 
+  async installDemoModel(): Promise<ModelStatus> {
+    this.opts.demoAvailable = true;
+    await this.updateSettings({ useDemoModel: true, backbone: 'uno' });
+    return this.getModelStatus('uno');
+  }
+
   async listDevices(): Promise<DeviceInfo[]> {
     return [
       { ep: 'cpu', available: true, works: true, detail: '2 threads' },
