@@ -2,6 +2,7 @@
 import { runEvalCommand } from './eval-command.js';
 import { GENERATE_USAGE, runGenerateCommand } from './generate-command.js';
 import { KIT_USAGE, runKitCommand } from './kit-command.js';
+import { PLAN_USAGE, runPlanCommand } from './plan-command.js';
 import { UsageError } from './usage-error.js';
 
 const USAGE = `usage: umo-studio <command> [options]
@@ -11,6 +12,8 @@ commands:
       ${GENERATE_USAGE.replace(/\n/g, '\n  ')}
   kit        write the tiny model kit (random weights, real layouts)
       ${KIT_USAGE}
+  plan       memory plan for a budget (precisions, residency, peak), from checkpoint headers; exit 3 when it does not fit
+      ${PLAN_USAGE.replace(/\n/g, '\n  ')}
   eval <network> --checkpoint PATH --inputs FILE --out FILE [--ep cpu|webgpu]
       run one network on named input tensors (safetensors) and write its outputs
       networks: flux-dit, t5, clip, vae-encode, vae-decode
@@ -25,6 +28,8 @@ export async function main(argv: string[]): Promise<number> {
       return runGenerateCommand(rest);
     case 'kit':
       return runKitCommand(rest);
+    case 'plan':
+      return runPlanCommand(rest);
     case undefined:
     case '-h':
     case '--help':
