@@ -22,8 +22,10 @@ function step(name, cmd, args) {
 
 step('lint', 'npx', ['eslint', '.']);
 step('typecheck', 'npm', ['run', '--silent', 'typecheck']);
-// The engine process, the CLI and web mode run from dist/ (integration and e2e tests use them).
+// The engine process, the CLI and web mode run from dist/, the UI from renderer/dist/
+// (integration and end-to-end tests use them).
 step('build', 'npm', ['run', '--silent', 'build']);
+step('build renderer', 'npm', ['run', '--silent', 'build:renderer']);
 const extra = process.argv.slice(2);
 const r = spawnSync('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${results}`, ...extra], { stdio: 'inherit', env: process.env });
 if (fs.existsSync(results)) {
