@@ -41,12 +41,9 @@ import { VaeDecoder, VaeEncoder, readVaeConfig, samplePosterior, scaleLatent } f
 import { OMNIGEN2_MAX_SEQUENCE_LENGTH, QwenTokenizer } from '../text/qwen-prompt.js';
 import { TorchGenerator } from '../sampling/torch-generator.js';
 import { torchRandn, type RandnDType } from '../sampling/torch-randn.js';
-import { roundArrayToBf16, roundToBf16 } from '../sampling/bf16.js';
-import { createOmniGen2Scheduler, omnigen2NumTokens } from '../sampling/omnigen2-schedule.js';
-import {
-  type OmniGen2GuidanceSettings, type OmniGen2Pass, type OmniGen2PassOutputs,
-  checkOmniGen2Guidance, combineOmniGen2Guidance, omnigen2StepGuidance,
-} from '../sampling/omnigen2-guidance.js';
+import { roundArrayToBf16 } from '../sampling/bf16.js';
+import { type OmniGen2GuidanceSettings, checkOmniGen2Guidance, omnigen2StepGuidance } from '../sampling/omnigen2-guidance.js';
+import { omnigen2Denoise } from '../sampling/omnigen2-denoise.js';
 import { loadImageRgb } from '../image/load-image.js';
 import { omnigen2ReferenceTensor, type OmniGen2ResizeLimits } from '../image/omnigen2-reference.js';
 import { resizeBilinearPlanes } from '../image/bilinear-resize.js';
@@ -190,7 +187,6 @@ export async function runOmniGen2Pipeline(req: OmniGen2Request, env: JobEnvironm
 
     // 5. denoise -------------------------------------------------------------------------------------
     t.phase('loading', 'transformer');
-    const plan = Array.from({ length: req.steps }, (_, i) => omnigen2StepGuidance(guidance, i, req.steps));
     const passesPerStep: number[] = [];
     const plane = channels * lh * lw;
     const latents = await device.run('OmniGen2 transformer', (ep) => OmniGen2Transformer.create(ditWeights, { ep, config: ditConfig }), async (dit) => {
@@ -199,27 +195,14 @@ export async function runOmniGen2Pipeline(req: OmniGen2Request, env: JobEnvironm
       t.beginSteps(total);
       const results: Float32Array[] = [];
       for (let img = 0; img < req.images; img++) {
-        const scheduler = createOmniGen2Scheduler(req.scheduler, req.steps, omnigen2NumTokens(lh, lw));
-        let x: Float32Array = noise.slice(img * plane, (img + 1) * plane);
-        for (const [i, step] of plan.entries()) {
-          const tt = scheduler.timesteps[i];
-          const tIn = bf16 ? roundToBf16(tt) : tt;
-          const outputs: OmniGen2PassOutputs = {};
-          for (const pass of step.passes) {
-            const text = pass === 'cond' ? cond : negative;
-            outputs[pass] = await dit.forward({
-              latents: x, height: lh, width: lw, timesteps: [tIn],
-              text: text.hidden, textLen: text.length, textMask: text.mask,
-              refs: [passUsesReferences(pass) && refLatents.length ? refLatents : null],
-            });
-            t.checkCancel();
-          }
-          if (img === 0) passesPerStep.push(step.passes.length);
-          const v = combineOmniGen2Guidance(step, outputs);
-          x = round(scheduler.step(v, x));
-          t.step(img * req.steps + i + 1, total);
-        }
-        results.push(x);
+        const r = await omnigen2Denoise(dit, {
+          latents: noise.slice(img * plane, (img + 1) * plane), height: lh, width: lw,
+          scheduler: req.scheduler, steps: req.steps, guidance, prompt: cond, negative: negative ?? null, refs: refLatents, bf16,
+          onPass: () => t.checkCancel(),
+          onStep: (done) => t.step(img * req.steps + done, total),
+        });
+        if (img === 0) passesPerStep.push(...r.passesPerStep);
+        results.push(r.latents);
       }
       return results;
     });
@@ -271,11 +254,6 @@ export async function runOmniGen2Pipeline(req: OmniGen2Request, env: JobEnvironm
   } finally {
     releaseBake?.();
   }
-}
-
-/** `cond` and `ref` see the references; `uncond` does not (§4.2). */
-function passUsesReferences(pass: OmniGen2Pass): boolean {
-  return pass !== 'uncond';
 }
 
 /** `out.png` → `out-2.png` for the second image of a request. */
