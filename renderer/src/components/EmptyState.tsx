@@ -30,7 +30,7 @@ export function EmptyState({ backbone, status, onOpenSetup, onTryDemo, demoBusy 
   );
   const demoNote = onTryDemo && (
     <Typography variant="caption" color="text.secondary" sx={{ maxWidth: 480 }}>
-      The demo model ({status.demoAvailable ? 'installed' : 'a few MB, written on first use'}) has random weights: it shows that
+      The demo model ({status.demoAvailable ? 'installed' : 'about 20 MB, written on first use'}) has random weights: it shows that
       the app works on this machine, it does not make pictures of anything.
     </Typography>
   );

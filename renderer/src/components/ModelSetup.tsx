@@ -121,7 +121,7 @@ export function ModelSetup({
           </Alert>
         ) : status && !status.ready && onTryDemo ? (
           <Alert severity="info" action={<Button color="inherit" size="small" onClick={onTryDemo} disabled={demoBusy}>{demoBusy ? 'Installing…' : 'Try the demo model'}</Button>}>
-            No checkpoints yet? The demo model (random weights, a few MB) shows that the app works here.
+            No checkpoints yet? The demo model (random weights, about 20 MB) shows that the app works here.
           </Alert>
         ) : null}
 

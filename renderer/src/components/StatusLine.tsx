@@ -49,15 +49,23 @@ export function StatusLine({ backbone, settings, devices, status, statusError, a
       display: 'flex', alignItems: 'center', gap: 2, px: 2, height: 36, borderTop: 1, borderColor: 'divider',
       bgcolor: 'background.paper', whiteSpace: 'nowrap', overflow: 'hidden',
     }}>
-      <Typography variant="caption">Device: {deviceText(settings, devices)}</Typography>
-      <Typography variant="caption" sx={{ overflow: 'hidden', textOverflow: 'ellipsis' }}>
-        {BACKBONE_LABELS[backbone]} {modelsText(status, statusError)}
-      </Typography>
-      {demoActive && <Chip size="small" color="warning" label={DEMO_LABEL} title={DEMO_LABEL} sx={{ minWidth: 0, flexShrink: 1 }} />}
-      {demoActive && onUseOwnModels && <Button size="small" onClick={onUseOwnModels}>Use my own models</Button>}
-      <Button size="small" onClick={onOpenSetup}>Set up models</Button>
+      <Typography variant="caption" sx={{ flexShrink: 0 }}>Device: {deviceText(settings, devices)}</Typography>
+      {demoActive ? (
+        // Generation uses the demo kit: its label replaces the count of the user's own model files.
+        <Chip size="small" color="warning" label={DEMO_LABEL} title={DEMO_LABEL} sx={{ minWidth: 0, flexShrink: 1 }} />
+      ) : (
+        <Typography variant="caption" sx={{ overflow: 'hidden', textOverflow: 'ellipsis', minWidth: 0 }}>
+          {BACKBONE_LABELS[backbone]} {modelsText(status, statusError)}
+        </Typography>
+      )}
+      {demoActive && onUseOwnModels && <Button size="small" onClick={onUseOwnModels} sx={{ flexShrink: 0 }}>Use my own models</Button>}
+      <Button size="small" onClick={onOpenSetup} sx={{ flexShrink: 0 }}>Set up models</Button>
       <Box sx={{ flex: 1 }} />
-      {appInfo && <Typography variant="caption" color="text.secondary">UMO Studio {appInfo.version} · {appInfo.mode}</Typography>}
+      {appInfo && (
+        <Typography variant="caption" color="text.secondary" sx={{ overflow: 'hidden', textOverflow: 'ellipsis', minWidth: 0, flexShrink: 2 }}>
+          UMO Studio {appInfo.version} · {appInfo.mode}
+        </Typography>
+      )}
     </Box>
   );
 }
