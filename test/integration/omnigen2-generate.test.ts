@@ -83,6 +83,10 @@ describe('umo-studio generate --backbone omnigen2 (tiny kit)', () => {
     expect(generate('one', ['--ref', refs[0]]).result.metadata.passesPerStep).toBe('3,3,3');
     // cfg range 0.5–1 with 3 steps: i/N = 0, 0.33 outside, 0.67 inside.
     expect(generate('one-late', ['--ref', refs[0], '--cfg-range', '0.5,1']).result.metadata.passesPerStep).toBe('1,1,3');
+    // Five references (the image-index embedding's limit) with the default cfg range 0–1.
+    const five = generate('five', [...[0, 1, 0, 1, 0].flatMap((i) => ['--ref', refs[i]]), '--steps', '2']);
+    expect(five.result.metadata.passesPerStep).toBe('3,3');
+    expect(JSON.parse(five.result.metadata['umo-studio']).references).toHaveLength(5);
   });
 
   test('sizes: one reference aligns the output to it; --no-align-res and max-pixels resize to the request', async () => {
