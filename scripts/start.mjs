@@ -69,18 +69,23 @@ const BUILDS = [
     name: 'TypeScript',
     inputs: ['electron', 'shared', 'bench', 'tsconfig.json', 'tsconfig.build.json', 'package.json'],
     stamp: path.join(ROOT, 'dist', '.umo-build-stamp'),
+    output: path.join(ROOT, 'dist', 'electron', 'server', 'web-main.js'),
     cmd: [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
   },
   {
     name: 'web UI',
     inputs: ['renderer/src', 'renderer/index.html', 'renderer/vite.config.ts', 'renderer/tsconfig.json', 'shared', 'package.json'],
     stamp: path.join(ROOT, 'renderer', 'dist', '.umo-build-stamp'),
+    output: path.join(ROOT, 'renderer', 'dist', 'index.html'),
     cmd: [path.join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'renderer/vite.config.ts', '--logLevel', 'warn'],
   },
 ];
 
 function build() {
-  const stale = BUILDS.filter((b) => flags.has('--rebuild') || stampTime(b.stamp) < newestMtime(b.inputs));
+  // Fresh when our last build, or another build of the same output (`npm run build`, `npm test`),
+  // is newer than every input.
+  const stale = BUILDS.filter((b) => flags.has('--rebuild')
+    || (fs.existsSync(b.output) ? Math.max(stampTime(b.stamp), stampTime(b.output)) : 0) < newestMtime(b.inputs));
   if (stale.length === 0) return;
   console.log(`Building (${stale.map((b) => b.name).join(' and ')})…`);
   for (const b of stale) {
