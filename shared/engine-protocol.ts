@@ -64,6 +64,8 @@ export const EpProbeSchema = z.object({
   available: z.boolean(),
   works: z.boolean(),
   detail: z.string(),
+  /** The provider the "auto" preference resolves to on this machine. */
+  auto: z.boolean().optional(),
 });
 
 export const EngineEventSchema = z.discriminatedUnion('type', [

@@ -72,6 +72,8 @@ export interface DeviceInfo {
   available: boolean;
   works: boolean;
   detail: string;
+  /** The provider the "auto" preference resolves to (e.g. a software WebGPU adapter is skipped). */
+  auto?: boolean;
 }
 
 /** Events the app pushes to the renderer besides engine events. */

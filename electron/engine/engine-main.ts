@@ -1,7 +1,7 @@
 // Entry of the engine process (utilityProcess.fork in Electron, child_process.fork in web mode and
 // the CLI). Owns every ORT session; runs one job at a time; validates every message it receives.
 import { EngineRequestSchema, type EngineEvent, type EngineRequest } from '../../shared/engine-protocol.js';
-import { probeExecutionProviders } from './runtime/sessions.js';
+import { probeExecutionProviders, resolveExecutionProvider } from './runtime/sessions.js';
 import { CancelledError, runGenerateJob } from './pipelines/run-job.js';
 
 type Port = {
@@ -30,9 +30,12 @@ export function startEngine(port: Port): void {
 
   const handle = async (req: EngineRequest): Promise<void> => {
     switch (req.type) {
-      case 'probe':
-        port.send({ type: 'probe-result', providers: await probeExecutionProviders() });
+      case 'probe': {
+        // Mark the provider "auto" resolves to, so every UI shows the engine's own choice.
+        const [providers, auto] = await Promise.all([probeExecutionProviders(), resolveExecutionProvider('auto')]);
+        port.send({ type: 'probe-result', providers: providers.map((p) => ({ ...p, auto: p.ep === auto.ep })) });
         return;
+      }
       case 'cancel':
         if (current && current.jobId === req.jobId) current.cancelled = true;
         return;

@@ -16,8 +16,8 @@ export function deviceText(settings: Settings, devices: DeviceInfo[] | null): st
     const d = devices.find((x) => x.ep === settings.devicePreference);
     return d?.works ? d.ep : `${settings.devicePreference} (not working; CPU is used)`;
   }
-  const gpu = works.find((d) => d.ep !== 'cpu');
-  return gpu ? `${gpu.ep} (auto)` : works.length ? 'cpu (auto)' : 'unknown';
+  const chosen = devices.find((d) => d.auto) ?? works.find((d) => d.ep === 'cpu');
+  return chosen ? `${chosen.ep} (auto)` : 'unknown';
 }
 
 export function modelsText(status: ModelStatus | null, error: string | null): string {
