@@ -160,6 +160,8 @@ export function visibleSlotCount(backbone: BackboneId, slots: readonly unknown[]
 /** Slots padded to the backbone's default count (the list never shrinks below what the user sees). */
 export function normalizeSlots<T>(backbone: BackboneId, slots: readonly (T | null)[]): (T | null)[] {
   const out = slots.slice();
+  // Empty slots past the backbone's default (UNO's 4th after switching to OmniGen2) go away.
+  while (out.length > BACKBONE_LIMITS[backbone].referenceSlots && out[out.length - 1] === null) out.pop();
   while (out.length < BACKBONE_LIMITS[backbone].referenceSlots) out.push(null);
   return out;
 }

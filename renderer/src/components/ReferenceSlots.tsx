@@ -31,7 +31,8 @@ export function ReferenceSlots({ backbone, slots, setSlots, imports }: Reference
   const limits = BACKBONE_LIMITS[backbone];
   const count = visibleSlotCount(backbone, slots);
   const [areaOver, setAreaOver] = useState(false);
-  const overflow = slots.filter((s) => s !== null).length > limits.maxReferences;
+  const filled = slots.filter((s) => s !== null).length;
+  const overflow = filled > limits.maxReferences;
 
   const handleDrop = (e: DragEvent, at?: number) => {
     e.preventDefault();
@@ -112,7 +113,7 @@ export function ReferenceSlots({ backbone, slots, setSlots, imports }: Reference
           {BACKBONE_LABELS[backbone]}: {limits.referenceSlots} slots, up to {limits.maxReferences}
         </Typography>
       </Box>
-      {count > limits.referenceSlots && (
+      {filled > limits.referenceSlots && (
         <Alert severity="warning" sx={{ mt: 1 }}>
           The official {BACKBONE_LABELS[backbone]} demo uses at most {limits.referenceSlots} references; more images cost memory and time and may lower fidelity.
         </Alert>

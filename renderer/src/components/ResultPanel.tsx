@@ -86,7 +86,7 @@ export function ResultPanel({ item, mode, onUseAsReference, onReuseSettings }: R
 
   return (
     <Box component="section" aria-label="Result" sx={{ display: 'grid', gap: 1.5 }}>
-      <Box sx={{ display: 'grid', placeItems: 'center', bgcolor: 'action.hover', borderRadius: 2, p: 1, height: 'min(58vh, 640px)' }}>
+      <Box sx={{ display: 'grid', placeItems: 'center', bgcolor: 'action.hover', borderRadius: 2, p: 1, height: 'min(58vh, 640px)', gridTemplateRows: 'minmax(0, 1fr)', gridTemplateColumns: 'minmax(0, 1fr)' }}>
         <Box
           component="img"
           src={item.url}

@@ -88,9 +88,10 @@ describe('sizes', () => {
 });
 
 describe('reference slots', () => {
-  it('pads to the backbone slot count and keeps extra slots', () => {
+  it('pads to the backbone slot count, keeps filled extra slots and drops empty ones', () => {
     expect(normalizeSlots('uno', [img('a')])).toHaveLength(4);
-    expect(normalizeSlots('omnigen2', [null, null, null, null])).toHaveLength(4);
+    expect(normalizeSlots('omnigen2', [null, null, null, null])).toHaveLength(3);
+    expect(normalizeSlots('omnigen2', [null, null, null, img('a')])).toHaveLength(4);
     expect(visibleSlotCount('omnigen2', [null])).toBe(3);
   });
 
