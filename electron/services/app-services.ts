@@ -155,7 +155,12 @@ export async function createAppServices(opts: AppServicesOptions): Promise<AppSe
     },
 
     async getModelStatus(backbone: BackboneId): Promise<ModelStatus> {
-      return models.getModelStatus(backbone);
+      const status = await models.getModelStatus(backbone);
+      // LoRAs that come with the models (UNO, UMO) belong in the LoRA list without being added by hand.
+      loras.rememberKnown(status.components
+        .filter((c) => c.id.endsWith('_lora') && c.status === 'found' && c.path)
+        .map((c) => ({ path: path.resolve(c.path!), label: path.basename(c.path!), backbone })));
+      return status;
     },
 
     async listDevices(): Promise<DeviceInfo[]> {

@@ -117,6 +117,19 @@ export class LoraRegistry {
     return p ? this.list(backbone).find((l) => l.path === p) ?? null : null;
   }
 
+  /**
+   * Make LoRAs found with the models (the manifest's UNO/UMO LoRA files) known: appended to the
+   * list when absent, without changing the user's order or the active choice.
+   */
+  rememberKnown(entries: readonly LoraEntry[]): void {
+    const s = this.opts.settings.get();
+    const missing = entries.filter((e) => !s.recentLoras.some((l) => l.path === e.path));
+    if (missing.length === 0) return;
+    const room = MAX_RECENT_LORAS - s.recentLoras.length;
+    if (room <= 0) return;
+    this.opts.settings.update({ recentLoras: [...s.recentLoras, ...missing.slice(0, room)] });
+  }
+
   /** Validate a LoRA file on disk and put it first in the recent list. */
   addFile(backbone: BackboneId, file: string, label?: string): LoraEntry {
     const abs = path.resolve(file);

@@ -7,28 +7,9 @@ import type { BackboneId } from '../../../shared/model-manifests.js';
 import type { Settings } from '../../../shared/settings.js';
 import type { AppInfo, DeviceInfo, ModelStatus } from '../../../shared/umo-api.js';
 import { DEMO_LABEL } from '../demoModel.js';
+import { deviceText, modelsText } from '../statusText.js';
 import { BACKBONE_LABELS } from '../formState.js';
 
-export function deviceText(settings: Settings, devices: DeviceInfo[] | null): string {
-  if (!devices) return 'detecting…';
-  const works = devices.filter((d) => d.works);
-  if (settings.devicePreference !== 'auto') {
-    const d = devices.find((x) => x.ep === settings.devicePreference);
-    return d?.works ? d.ep : `${settings.devicePreference} (not working; CPU is used)`;
-  }
-  const chosen = devices.find((d) => d.auto) ?? works.find((d) => d.ep === 'cpu');
-  return chosen ? `${chosen.ep} (auto)` : 'unknown';
-}
-
-export function modelsText(status: ModelStatus | null, error: string | null): string {
-  if (error) return `models: check failed (${error})`;
-  if (!status) return 'models: checking…';
-  const required = status.components.filter((c) => !c.optional);
-  const found = required.filter((c) => c.status === 'found').length;
-  const invalid = required.filter((c) => c.status === 'invalid').length;
-  if (required.length === 0) return 'models: not supported yet';
-  return `models: ${found}/${required.length} found${invalid ? `, ${invalid} invalid` : ''}${status.ready ? '' : ' — not ready'}`;
-}
 
 export interface StatusLineProps {
   backbone: BackboneId;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { deviceText } from '../../../renderer/src/components/StatusLine.js';
+import { deviceText } from '../../../renderer/src/statusText.js';
 import { DEFAULT_SETTINGS } from '../../../shared/settings.js';
 
 const dev = (ep: string, works: boolean, auto = false) => ({ ep, available: true, works, detail: works ? 'ok' : 'no', auto });
