@@ -11,7 +11,7 @@ import {
 import type { TensorSpec } from '../runtime/safetensors-stream-writer.js';
 import {
   type BakeCache, type BakeEntry, type BakeOutput, type BakePrecision,
-  bakeKey, dtypeOfPrecision, weightsFileIdentities,
+  bakeKey, dtypeOfPrecision, overlayBake, weightsFileIdentities, writeBake,
 } from '../runtime/bake-cache.js';
 import { type UnoLora, type UnoLoraTarget, readUnoLora } from './uno-lora.js';
 
@@ -183,19 +183,13 @@ export async function writeUnoLoraBake(
   out: BakeOutput, lora: UnoLora, loraWeights: Weights, base: Weights, scale: LoraScale, precision: BakePrecision,
   onProgress?: (done: number, total: number, key: string) => void,
 ): Promise<void> {
-  const writer = out.begin(unoLoraBakeSpecs(lora, precision), {
+  await writeBake(out, unoLoraBakeSpecs(lora, precision), {
     'umo.bake_kind': 'uno-lora-merge',
     'umo.lora_file': lora.file,
     'umo.lora_rank': String(lora.rank),
     'umo.lora_scale': JSON.stringify(scale),
     'umo.precision': precision,
-  });
-  let done = 0;
-  for await (const m of mergeUnoLora(lora, loraWeights, base, scale)) {
-    writer.writeFloat32(m.key, m.data);
-    onProgress?.(++done, lora.targets.length, m.key);
-  }
-  writer.finish();
+  }, mergeUnoLora(lora, loraWeights, base, scale), onProgress);
 }
 
 export interface UnoLoraBake {
@@ -221,14 +215,8 @@ export async function bakeUnoLora(opts: {
   const loraWeights = Checkpoint.open(opts.loraFile);
   const lora = readUnoLora(loraWeights, opts.base);
   const key = await unoLoraBakeKey(opts.cache, opts.base, opts.loraFile, scale, opts.precision);
-  const entry = await opts.cache.getOrBake(key, (out) =>
-    writeUnoLoraBake(out, lora, loraWeights, opts.base, scale, opts.precision, opts.onProgress));
-  try {
-    const bake = Checkpoint.open(entry.path);
-    for (const t of lora.targets) bake.expectShape(t.baseKey, t.baseShape);
-    return { weights: new OverlayWeights(opts.base, bake), lora, entry };
-  } catch (e) {
-    entry.release();
-    throw e;
-  }
+  const { weights, entry } = await overlayBake(opts.cache, key,
+    (out) => writeUnoLoraBake(out, lora, loraWeights, opts.base, scale, opts.precision, opts.onProgress),
+    opts.base, lora.targets.map((t) => ({ key: t.baseKey, shape: t.baseShape })));
+  return { weights, lora, entry };
 }

@@ -14,7 +14,7 @@ import {
 import type { TensorSpec } from '../runtime/safetensors-stream-writer.js';
 import {
   type BakeCache, type BakeEntry, type BakeOutput, type BakePrecision,
-  bakeKey, dtypeOfPrecision, weightsFileIdentities,
+  bakeKey, dtypeOfPrecision, overlayBake, weightsFileIdentities, writeBake,
 } from '../runtime/bake-cache.js';
 import { LORA_DTYPES } from './uno-lora.js';
 import { LoraMergeSession } from './merge.js';
@@ -327,20 +327,14 @@ export async function writePeftLoraBake(
   out: BakeOutput, lora: PeftLora, loraWeights: Weights, base: Weights, strength: PeftLoraStrength, precision: BakePrecision,
   onProgress?: (done: number, total: number, key: string) => void,
 ): Promise<void> {
-  const writer = out.begin(peftLoraBakeSpecs(lora, precision), {
+  await writeBake(out, peftLoraBakeSpecs(lora, precision), {
     'umo.bake_kind': 'peft-lora-merge',
     'umo.lora_file': lora.file,
     'umo.lora_rank': String(lora.rank),
     'umo.lora_alpha': String(strength.alpha ?? lora.rank),
     'umo.lora_scale': String(strength.scale ?? 1),
     'umo.precision': precision,
-  });
-  let done = 0;
-  for await (const m of mergePeftLora(lora, loraWeights, base, strength)) {
-    writer.writeFloat32(m.key, m.data);
-    onProgress?.(++done, lora.targets.length, m.key);
-  }
-  writer.finish();
+  }, mergePeftLora(lora, loraWeights, base, strength), onProgress);
 }
 
 export interface PeftLoraBake {
@@ -369,14 +363,8 @@ export async function bakePeftLora(opts: {
   const loraWeights = Checkpoint.open(opts.loraFile);
   const lora = readPeftLora(loraWeights, opts.base);
   const key = await peftLoraBakeKey(opts.cache, opts.base, opts.loraFile, lora, strength, opts.precision);
-  const entry = await opts.cache.getOrBake(key, (out) =>
-    writePeftLoraBake(out, lora, loraWeights, opts.base, strength, opts.precision, opts.onProgress));
-  try {
-    const bake = Checkpoint.open(entry.path);
-    for (const t of lora.targets) bake.expectShape(t.baseKey, t.baseShape);
-    return { weights: new OverlayWeights(opts.base, bake), lora, entry };
-  } catch (e) {
-    entry.release();
-    throw e;
-  }
+  const { weights, entry } = await overlayBake(opts.cache, key,
+    (out) => writePeftLoraBake(out, lora, loraWeights, opts.base, strength, opts.precision, opts.onProgress),
+    opts.base, lora.targets.map((t) => ({ key: t.baseKey, shape: t.baseShape })));
+  return { weights, lora, entry };
 }

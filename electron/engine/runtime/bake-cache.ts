@@ -5,7 +5,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { type DType, type Weights, SafetensorsFile } from './safetensors.js';
+import { Checkpoint, type DType, OverlayWeights, type Weights, SafetensorsFile } from './safetensors.js';
 import { SafetensorsStreamWriter, type TensorSpec } from './safetensors-stream-writer.js';
 
 export type BakePrecision = 'fp32' | 'bf16' | 'fp16';
@@ -437,5 +437,47 @@ function fsyncDirectory(dir: string): void {
     // some file systems refuse directory fsync; the rename is still atomic
   } finally {
     if (fd !== null) fs.closeSync(fd);
+  }
+}
+
+/** One merged (or otherwise rewritten) tensor, produced in float32 for the bake writer. */
+export interface BakedTensor {
+  readonly key: string;
+  readonly data: Float32Array;
+}
+
+/**
+ * The producer side of every weight bake: declare the tensors, stream them in as they are
+ * computed (one at a time, so memory stays bounded), report progress, and finish the file.
+ */
+export async function writeBake(
+  out: BakeOutput, specs: readonly TensorSpec[], metadata: Record<string, string>,
+  tensors: AsyncIterable<BakedTensor>, onProgress?: (done: number, total: number, key: string) => void,
+): Promise<void> {
+  const writer = out.begin(specs, metadata);
+  let done = 0;
+  for await (const t of tensors) {
+    writer.writeFloat32(t.key, t.data);
+    onProgress?.(++done, specs.length, t.key);
+  }
+  writer.finish();
+}
+
+/**
+ * Get a bake from the cache (running `producer` on a miss) and overlay it on `base`, after
+ * checking that each replaced tensor has the base's shape. Call `entry.release()` when done.
+ */
+export async function overlayBake(
+  cache: BakeCache, key: string, producer: BakeProducer, base: Weights,
+  replaced: ReadonlyArray<{ readonly key: string; readonly shape: readonly number[] }>,
+): Promise<{ weights: OverlayWeights; entry: BakeEntry }> {
+  const entry = await cache.getOrBake(key, producer);
+  try {
+    const bake = Checkpoint.open(entry.path);
+    for (const t of replaced) bake.expectShape(t.key, t.shape);
+    return { weights: new OverlayWeights(base, bake), entry };
+  } catch (e) {
+    entry.release();
+    throw e;
   }
 }
