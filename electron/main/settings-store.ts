@@ -3,8 +3,8 @@
 // that is not even JSON is set aside (renamed) and replaced by defaults.
 import fs from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_SETTINGS, SettingsSchema, type Settings, type SettingsPatch } from '../../shared/settings.js';
-import { applySettingsPatch, type SettingsListener, type SettingsStore } from '../services/settings-service.js';
+import { DEFAULT_SETTINGS, SettingsSchema, type Settings } from '../../shared/settings.js';
+import { SettingsStoreBase } from '../services/settings-service.js';
 
 /** The part of electron-store / conf the adapter uses (a hand-written object in tests). */
 export interface KeyValueStore {
@@ -45,45 +45,28 @@ export function settingsFromStored(raw: unknown): { settings: Settings; problems
  * The desktop app's SettingsStore: electron-store underneath, the shared schema on every read and write.
  * Reads repair invalid fields (warning once, then the repaired object is written back).
  */
-export class ElectronStoreSettings implements SettingsStore {
-  private current: Settings;
-  private readonly listeners = new Set<SettingsListener>();
-
+export class ElectronStoreSettings extends SettingsStoreBase {
   constructor(private readonly store: KeyValueStore, private readonly warn: Warn = (m) => console.warn(`[settings] ${m}`)) {
-    this.current = this.readStore();
+    super(readStore(store, warn));
   }
 
   get filePath(): string {
     return this.store.path;
   }
 
-  private readStore(): Settings {
-    const { settings, problems } = settingsFromStored(this.store.store);
-    if (problems.length > 0) {
-      for (const p of problems) this.warn(`${this.store.path}: ${p}`);
-      this.store.store = settings as unknown as Record<string, unknown>;
-    }
-    return settings;
-  }
-
-  get(): Settings {
-    return this.current;
-  }
-
-  /** Validate and apply a patch (UserInputError on invalid values), persist it, notify listeners. */
-  update(patch: SettingsPatch): Settings {
-    const next = applySettingsPatch(this.current, patch);
-    if (JSON.stringify(next) === JSON.stringify(this.current)) return this.current;
+  protected persist(next: Settings): void {
     this.store.store = next as unknown as Record<string, unknown>;
-    this.current = next;
-    for (const l of this.listeners) l(next);
-    return next;
   }
+}
 
-  onChange(listener: SettingsListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+/** Read and repair the stored settings (invalid fields reset with a warning, then written back). */
+function readStore(store: KeyValueStore, warn: Warn): Settings {
+  const { settings, problems } = settingsFromStored(store.store);
+  if (problems.length > 0) {
+    for (const p of problems) warn(`${store.path}: ${p}`);
+    store.store = settings as unknown as Record<string, unknown>;
   }
+  return settings;
 }
 
 export interface StoreConstructorOptions {

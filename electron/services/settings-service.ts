@@ -110,29 +110,27 @@ export function loadSettingsFile(file: string): LoadedSettings {
   };
 }
 
-/** Settings in a JSON file (web mode, tests, CLI). */
-export class JsonSettingsService implements SettingsStore {
-  private current: Settings;
+/**
+ * The shared behaviour of every settings store: validated patches, change detection, listeners.
+ * Subclasses only say how a new value is persisted.
+ */
+export abstract class SettingsStoreBase implements SettingsStore {
   private readonly listeners = new Set<SettingsListener>();
-  /** Problems found when the file was loaded (shown to the user once). */
-  readonly warnings: readonly string[];
 
-  constructor(readonly file: string) {
-    const loaded = loadSettingsFile(file);
-    this.current = loaded.settings;
-    this.warnings = loaded.warnings;
-    // Rewrite a repaired file so the warning is not repeated at every start.
-    if (loaded.warnings.length) writeJsonAtomicSync(file, this.current);
-  }
+  protected constructor(protected current: Settings) {}
+
+  /** Write `next` to the backing store (called before listeners hear of it). */
+  protected abstract persist(next: Settings): void;
 
   get(): Settings {
     return this.current;
   }
 
+  /** Validate and apply a patch (UserInputError on invalid values), persist it, notify listeners. */
   update(patch: SettingsPatch): Settings {
     const next = applySettingsPatch(this.current, patch);
     if (JSON.stringify(next) === JSON.stringify(this.current)) return this.current;
-    writeJsonAtomicSync(this.file, next);
+    this.persist(next);
     this.current = next;
     for (const l of this.listeners) l(next);
     return next;
@@ -144,29 +142,31 @@ export class JsonSettingsService implements SettingsStore {
   }
 }
 
-/** Settings held in memory only (tests, and the Electron main's adapter can wrap electron-store the same way). */
-export class MemorySettingsService implements SettingsStore {
-  private current: Settings;
-  private readonly listeners = new Set<SettingsListener>();
+/** Settings in a JSON file (web mode, tests, CLI). */
+export class JsonSettingsService extends SettingsStoreBase {
+  /** Problems found when the file was loaded (shown to the user once). */
+  readonly warnings: readonly string[];
 
+  constructor(readonly file: string) {
+    const loaded = loadSettingsFile(file);
+    super(loaded.settings);
+    this.warnings = loaded.warnings;
+    // Rewrite a repaired file so the warning is not repeated at every start.
+    if (loaded.warnings.length) writeJsonAtomicSync(file, this.current);
+  }
+
+  protected persist(next: Settings): void {
+    writeJsonAtomicSync(this.file, next);
+  }
+}
+
+/** Settings held in memory only (tests). */
+export class MemorySettingsService extends SettingsStoreBase {
   constructor(initial: SettingsPatch = {}) {
-    this.current = applySettingsPatch(DEFAULT_SETTINGS, initial);
+    super(applySettingsPatch(DEFAULT_SETTINGS, initial));
   }
 
-  get(): Settings {
-    return this.current;
-  }
-
-  update(patch: SettingsPatch): Settings {
-    const next = applySettingsPatch(this.current, patch);
-    if (JSON.stringify(next) === JSON.stringify(this.current)) return this.current;
-    this.current = next;
-    for (const l of this.listeners) l(next);
-    return next;
-  }
-
-  onChange(listener: SettingsListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  protected persist(): void {
+    /* nothing to write */
   }
 }
