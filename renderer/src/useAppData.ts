@@ -1,7 +1,7 @@
 // App-wide data from the API: settings (kept in sync with `settings-changed` events, e.g. from the
 // menu), app info, the result history (`history-added`), the model status of the current backbone
 // and the devices. Errors while loading are reported, never thrown into the tree.
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import type { BackboneId } from '../../shared/model-manifests.js';
 import type { Settings, SettingsPatch } from '../../shared/settings.js';
 import type { AppInfo, DeviceInfo, HistoryItem, ModelStatus } from '../../shared/umo-api.js';
@@ -80,8 +80,15 @@ export function useAppData(): AppData {
     void refreshDevices();
   }, [refreshDevices]);
 
+  // Counts settings-changed events: the server sends one before it answers an update, so when one
+  // arrives while an update is in flight, the state from events is at least as new as the answer
+  // (e.g. LoRAs found by the model scan that the backbone switch started).
+  const settingsEvents = useRef(0);
   useUmoEvents((ev) => {
-    if (ev.type === 'settings-changed') setSettings(ev.settings);
+    if (ev.type === 'settings-changed') {
+      settingsEvents.current++;
+      setSettings(ev.settings);
+    }
     else if (ev.type === 'history-added') {
       setHistory((cur) => mergeHistory(cur, [ev.item]));
       setLastAdded(ev.item);
@@ -89,8 +96,9 @@ export function useAppData(): AppData {
   });
 
   const updateSettings = useCallback(async (patch: SettingsPatch) => {
+    const seen = settingsEvents.current;
     const s = await api.updateSettings(patch);
-    setSettings(s);
+    if (settingsEvents.current === seen) setSettings(s);
     return s;
   }, [api]);
 

@@ -66,7 +66,8 @@ export function OmniGen2Params({ value, onChange, referenceCount }: {
             {OMNIGEN2_SCHEDULERS.map((s) => <MenuItem key={s} value={s}>{s}</MenuItem>)}
           </Select>
         </FormControl>
-        <NumberField spec={P.steps} value={value.steps} onChange={(steps) => onChange({ steps })} />
+        {/* The official app offers 20–100 steps (the engine and the CLI accept fewer). */}
+        <NumberField spec={P.steps} min={P.steps.uiMin} value={value.steps} onChange={(steps) => onChange({ steps })} />
       </Box>
       <NumberField spec={P.images} value={value.images} onChange={(images) => onChange({ images })} />
       <Accordion disableGutters variant="outlined">
