@@ -39,6 +39,21 @@ export class PhaseTracker {
     this.ctx.emit({ type: 'phase', phase: p, detail });
   }
 
+  /**
+   * Progress callback for a weight bake: the 'baking' phase starts with the first merged tensor,
+   * so a bake found in the cache never shows up as baking.
+   */
+  bakeProgress(detail: string): (done: number, total: number) => void {
+    let started = false;
+    return (done, total) => {
+      if (!started) {
+        started = true;
+        this.phase('baking', detail);
+      }
+      this.ctx.emit({ type: 'progress', phase: 'baking', step: done, total, etaMs: null });
+    };
+  }
+
   beginSteps(total: number): void {
     this.stepStart = performance.now();
     this.ctx.emit({ type: 'progress', phase: this.current ?? 'denoising', step: 0, total, etaMs: null });

@@ -64,12 +64,12 @@ export async function runUnoPipeline(req: UnoRequest, env: JobEnvironment, ctx: 
   let ditWeights: Weights = ditBase;
   let releaseBake: (() => void) | null = null;
   if (req.lora.path) {
-    t.phase('baking', path.basename(req.lora.path));
+    t.phase('loading', `LoRA ${path.basename(req.lora.path)}`);
     const cache = BakeCache.open({ dir: path.join(env.cacheDir, 'bakes'), maxBytes: env.cacheLimitBytes });
     const bake = await bakeUnoLora({
       base: ditBase, loraFile: req.lora.path, scale: { mode: 'scale', scale: req.lora.scale },
       precision: bakePrecisionFor(ditBase), cache,
-      onProgress: (done, total) => ctx.emit({ type: 'progress', phase: 'baking', step: done, total, etaMs: null }),
+      onProgress: t.bakeProgress(path.basename(req.lora.path)),
     });
     ditWeights = bake.weights;
     releaseBake = () => bake.entry.release();
