@@ -18,8 +18,7 @@ import { writeTinyUnoKit } from '../../electron/engine/kit/tiny-uno-kit.js';
 import { readPngText } from '../../electron/engine/image/png-metadata.js';
 import { PHASE_LABELS } from '../../shared/engine-protocol.js';
 import {
-  REPO_ROOT, haveChromium, openBrowser, removeDir, startApp, tempDir, type OpenedBrowser, type StartedApp,
-} from './e2e-helpers.js';
+  REPO_ROOT, haveChromium, openBrowser, removeDir, startApp, tempDir, type OpenedBrowser, type StartedApp, resultRows, setNumber } from './e2e-helpers.js';
 
 const PROMPT = 'two figurines on a wooden desk';
 const SEED = 7;
@@ -134,27 +133,6 @@ async function slotNames(count = 4): Promise<(string | null)[]> {
 
 async function expectSlots(expected: (string | null)[]): Promise<void> {
   await expect.poll(() => slotNames(expected.length), { timeout: 30_000 }).toEqual(expected);
-}
-
-/** Type into a number box and commit it like a user (Enter), returning the value the box settled on. */
-async function setNumber(name: string, value: number): Promise<string> {
-  const box = page.getByRole('spinbutton', { name, exact: true });
-  await box.fill(String(value));
-  await box.press('Enter');
-  await box.blur();
-  return box.inputValue();
-}
-
-function resultRows(): Promise<Record<string, string>> {
-  return page.getByRole('table', { name: 'Result parameters' }).evaluate((table: DomElement) => {
-    const rows: Record<string, string> = {};
-    for (const tr of Array.from(table.querySelectorAll('tr'))) {
-      const th = tr.querySelector('th');
-      const td = tr.querySelector('td');
-      if (th && td) rows[th.textContent ?? ''] = td.textContent ?? '';
-    }
-    return rows;
-  });
 }
 
 function progressText(): Promise<string> {
@@ -299,17 +277,17 @@ describe.skipIf(!haveChromium)('UMO Studio in Chromium (web mode, tiny UNO kit)'
     await page.getByRole('textbox', { name: 'Prompt', exact: true }).fill(PROMPT);
 
     // Sizes below the real-checkpoint minimum are snapped up (64 is allowed for the demo model only).
-    expect(await setNumber('Width', 64)).toBe('512');
-    expect(await setNumber('Height', 64)).toBe('512');
+    expect(await setNumber(page, 'Width', 64)).toBe('512');
+    expect(await setNumber(page, 'Height', 64)).toBe('512');
     await page.getByText('512–2048 px in steps of 16').waitFor();
-    expect(await setNumber('Steps', 2)).toBe('2');
+    expect(await setNumber(page, 'Steps', 2)).toBe('2');
 
     const randomSeed = page.getByRole('switch', { name: 'Random seed' });
     expect(await randomSeed.isChecked()).toBe(true);
     expect(await page.getByRole('spinbutton', { name: 'Seed', exact: true }).isDisabled()).toBe(true);
     await randomSeed.click();
     expect(await randomSeed.isChecked()).toBe(false);
-    expect(await setNumber('Seed', SEED)).toBe(String(SEED));
+    expect(await setNumber(page, 'Seed', SEED)).toBe(String(SEED));
 
     // Pick the UMO LoRA from the list (both known LoRAs are offered, "No LoRA" is the current choice).
     const lora = page.getByRole('combobox', { name: 'LoRA' });
@@ -361,7 +339,7 @@ describe.skipIf(!haveChromium)('UMO Studio in Chromium (web mode, tiny UNO kit)'
 
     // The result image (512×512, served by the app) and its parameters.
     await expect.poll(() => resultImage().evaluate((img: DomImage) => img.complete ? [img.naturalWidth, img.naturalHeight] : null)).toEqual([512, 512]);
-    const rows = await resultRows();
+    const rows = await resultRows(page);
     expect(rows).toMatchObject({
       Prompt: PROMPT, Backbone: 'UNO', Seed: String(SEED), Size: '512×512', Steps: '2', Guidance: '4',
       LoRA: 'UMO_UNO.safetensors', 'LoRA scale': '1',
@@ -454,7 +432,7 @@ describe.skipIf(!haveChromium)('UMO Studio in Chromium (web mode, tiny UNO kit)'
 
   test('cancel mid-run: the UI says cancelled and stays usable; generating again works and gives identical bytes for the same seed', async () => {
     expect(firstResult, 'needs the generation test').not.toBe('');
-    expect(await setNumber('Steps', 50)).toBe('50');
+    expect(await setNumber(page, 'Steps', 50)).toBe('50');
     await recordProgress();
     const firstEvent = events.length;
     await generateButton().click();
@@ -479,13 +457,13 @@ describe.skipIf(!haveChromium)('UMO Studio in Chromium (web mode, tiny UNO kit)'
     expect(fs.readdirSync(path.join(app!.dataDir, 'outputs')).filter((f) => f.endsWith('.png'))).toHaveLength(1);
 
     // The same request as the first generation again: a second result with identical bytes.
-    expect(await setNumber('Steps', 2)).toBe('2');
+    expect(await setNumber(page, 'Steps', 2)).toBe('2');
     await generateButton().click();
     await expect.poll(historyCount, { timeout: 120_000 }).toBe(2);
     await expect.poll(progressText).toBe('Ready');
     // The new result is shown and the cancel notice is gone.
     expect(await notice.count()).toBe(0);
-    const rows = await resultRows();
+    const rows = await resultRows(page);
     expect(rows).toMatchObject({ Prompt: PROMPT, Seed: String(SEED), Size: '512×512', Steps: '2', LoRA: 'UMO_UNO.safetensors' });
     expect(rows.File).not.toBe(firstResult);
     expect(fs.readFileSync(rows.File).equals(fs.readFileSync(firstResult)), 'same seed and inputs give byte-identical PNGs').toBe(true);

@@ -182,3 +182,34 @@ export async function openBrowser(opts: { viewport?: { width: number; height: nu
     },
   };
 }
+
+// ---- page helpers shared by the UI tests ------------------------------------------------------
+
+/** The DOM surface the table reader uses inside the page (the test tsconfig has no DOM lib). */
+interface TableNode {
+  textContent: string | null;
+  querySelector(selector: string): TableNode | null;
+  querySelectorAll(selector: string): ArrayLike<TableNode>;
+}
+
+/** Type into a number box and commit it like a user (Enter), returning the value the box settled on. */
+export async function setNumber(page: Page, name: string, value: number): Promise<string> {
+  const box = page.getByRole('spinbutton', { name, exact: true });
+  await box.fill(String(value));
+  await box.press('Enter');
+  await box.blur();
+  return box.inputValue();
+}
+
+/** The rows of the result's parameter table as { label: value }. */
+export function resultRows(page: Page): Promise<Record<string, string>> {
+  return page.getByRole('table', { name: 'Result parameters' }).evaluate((table: TableNode) => {
+    const rows: Record<string, string> = {};
+    for (const tr of Array.from(table.querySelectorAll('tr'))) {
+      const th = tr.querySelector('th');
+      const td = tr.querySelector('td');
+      if (th && td) rows[th.textContent ?? ''] = td.textContent ?? '';
+    }
+    return rows;
+  });
+}

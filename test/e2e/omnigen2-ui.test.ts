@@ -15,7 +15,7 @@ import { writeTinyOmniGen2Kit } from '../../electron/engine/kit/tiny-omnigen2-ki
 import { writeTinyUnoKit } from '../../electron/engine/kit/tiny-uno-kit.js';
 import { readPngText } from '../../electron/engine/image/png-metadata.js';
 import { OMNIGEN2_DEFAULT_NEGATIVE_PROMPT } from '../../shared/backbone-params.js';
-import { haveChromium, openBrowser, removeDir, startApp, tempDir, type OpenedBrowser, type StartedApp } from './e2e-helpers.js';
+import { haveChromium, openBrowser, removeDir, startApp, tempDir, type OpenedBrowser, type StartedApp, resultRows, setNumber } from './e2e-helpers.js';
 
 const PROMPT = 'the figurine from the first image on a beach';
 const SEED = 23;
@@ -50,27 +50,6 @@ const events: WsEvent[] = [];
 
 function settingsOnDisk(): { backbone: string; activeLora: Record<string, string | null>; recentLoras: Array<{ path: string; backbone: string }> } {
   return JSON.parse(fs.readFileSync(path.join(app!.dataDir, 'settings.json'), 'utf8')) as ReturnType<typeof settingsOnDisk>;
-}
-
-/** Type into a number box and commit it like a user (Enter), returning the value the box settled on. */
-async function setNumber(name: string, value: number): Promise<string> {
-  const box = page.getByRole('spinbutton', { name, exact: true });
-  await box.fill(String(value));
-  await box.press('Enter');
-  await box.blur();
-  return box.inputValue();
-}
-
-function resultRows(): Promise<Record<string, string>> {
-  return page.getByRole('table', { name: 'Result parameters' }).evaluate((table: DomElement) => {
-    const rows: Record<string, string> = {};
-    for (const tr of Array.from(table.querySelectorAll('tr'))) {
-      const th = tr.querySelector('th');
-      const td = tr.querySelector('td');
-      if (th && td) rows[th.textContent ?? ''] = td.textContent ?? '';
-    }
-    return rows;
-  });
 }
 
 const slot = (n: number) => page.getByRole('group', { name: `Reference ${n}`, exact: true });
@@ -152,9 +131,9 @@ describe.skipIf(!haveChromium)('OmniGen2 in the app (Chromium, web mode, tiny Om
 
     await page.getByRole('textbox', { name: 'Prompt', exact: true }).fill(PROMPT);
     // Below the real-checkpoint minimums: snapped up to 256 px and 20 steps.
-    expect(await setNumber('Width', 64)).toBe('256');
-    expect(await setNumber('Height', 64)).toBe('256');
-    expect(await setNumber('Steps', 3)).toBe('20');
+    expect(await setNumber(page, 'Width', 64)).toBe('256');
+    expect(await setNumber(page, 'Height', 64)).toBe('256');
+    expect(await setNumber(page, 'Steps', 3)).toBe('20');
     // With one reference, "Align resolution" would give the reference's size: off, to get 256×256.
     const align = page.getByRole('checkbox', { name: 'Align resolution' });
     if (!await align.isVisible()) await page.getByRole('button', { name: 'Advanced options' }).click();
@@ -169,7 +148,7 @@ describe.skipIf(!haveChromium)('OmniGen2 in the app (Chromium, web mode, tiny Om
     const randomSeed = page.getByRole('switch', { name: 'Random seed' });
     if (await randomSeed.isChecked()) await randomSeed.click();
     expect(await randomSeed.isChecked()).toBe(false);
-    expect(await setNumber('Seed', SEED)).toBe(String(SEED));
+    expect(await setNumber(page, 'Seed', SEED)).toBe(String(SEED));
 
     // The UMO OmniGen2 LoRA came with the models: the app lists it (only OmniGen2's LoRAs here).
     const lora = page.getByRole('combobox', { name: 'LoRA' });
@@ -198,7 +177,7 @@ describe.skipIf(!haveChromium)('OmniGen2 in the app (Chromium, web mode, tiny Om
     expect(denoise).toEqual(Array.from({ length: 21 }, (_, i) => i));
     expect(job.some((e) => e.type === 'phase' && e.phase === 'baking')).toBe(true);
 
-    const rows = await resultRows();
+    const rows = await resultRows(page);
     expect(rows).toMatchObject({
       Prompt: PROMPT, Backbone: 'OmniGen2', Seed: String(SEED), Size: '256×256', Steps: '20',
       'Text guidance': '5', 'Image guidance': '2', Scheduler: 'dpmsolver++', LoRA: 'UMO_OmniGen2.safetensors', 'LoRA scale': '1',
