@@ -16,7 +16,7 @@ import {
   type BakeCache, type BakeEntry, type BakeOutput, type BakePrecision,
   bakeKey, dtypeOfPrecision, overlayBake, weightsFileIdentities, writeBake,
 } from '../runtime/bake-cache.js';
-import { LORA_DTYPES } from './uno-lora.js';
+import { LORA_DTYPES, formatLoraProblems } from './uno-lora.js';
 import { LoraMergeSession } from './merge.js';
 
 /** The attention projections a UMO OmniGen2 LoRA adapts (PEFT `target_modules`). */
@@ -59,9 +59,7 @@ export interface PeftLora {
 
 export class PeftLoraFormatError extends Error {
   constructor(readonly file: string, readonly problems: readonly string[]) {
-    const shown = problems.slice(0, 12).map((p) => `  - ${p}`).join('\n');
-    const more = problems.length > 12 ? `\n  … and ${problems.length - 12} more` : '';
-    super(`${file}: not a valid PEFT LoRA for this OmniGen2 transformer (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${shown}${more}`);
+    super(formatLoraProblems(file, 'PEFT LoRA for this OmniGen2 transformer', problems));
     this.name = 'PeftLoraFormatError';
   }
 }

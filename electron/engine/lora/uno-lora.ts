@@ -40,11 +40,16 @@ export interface UnoLora {
   readonly targets: readonly UnoLoraTarget[];
 }
 
+/** "<file>: not a valid <what> (N problems):" followed by the first 12 problems. */
+export function formatLoraProblems(file: string, what: string, problems: readonly string[]): string {
+  const shown = problems.slice(0, 12).map((p) => `  - ${p}`).join('\n');
+  const more = problems.length > 12 ? `\n  … and ${problems.length - 12} more` : '';
+  return `${file}: not a valid ${what} (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${shown}${more}`;
+}
+
 export class LoraFormatError extends Error {
   constructor(readonly file: string, readonly problems: readonly string[]) {
-    const shown = problems.slice(0, 12).map((p) => `  - ${p}`).join('\n');
-    const more = problems.length > 12 ? `\n  … and ${problems.length - 12} more` : '';
-    super(`${file}: not a valid UNO/UMO LoRA for this FLUX DiT (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${shown}${more}`);
+    super(formatLoraProblems(file, 'UNO/UMO LoRA for this FLUX DiT', problems));
     this.name = 'LoraFormatError';
   }
 }
