@@ -10,68 +10,22 @@
 //   position past the table is an indexing error there. Here it is a clear error naming what
 //   overflowed (`omniGen2PositionIds` with `axesLens`).
 
+import { patchify, unpatchify } from './patchify.js';
+
 /** A token grid (latent height/width divided by the patch size). */
 export interface TokenGrid {
   readonly rows: number;
   readonly cols: number;
 }
 
-function checkPatchable(where: string, channels: number, height: number, width: number, patch: number, length: number): void {
-  for (const [n, v] of [['channels', channels], ['height', height], ['width', width], ['patch size', patch]] as const) {
-    if (!Number.isInteger(v) || v <= 0) throw new Error(`${where}: ${n} must be a positive integer, got ${v}`);
-  }
-  if (height % patch !== 0 || width % patch !== 0) {
-    throw new Error(`${where}: latent ${height}×${width} is not divisible into ${patch}×${patch} patches`);
-  }
-  if (length !== channels * height * width) {
-    throw new Error(`${where}: ${length} values, expected [${channels}, ${height}, ${width}] = ${channels * height * width}`);
-  }
-}
-
 /** [C, H, W] latent -> [(H/p)(W/p), p·p·C] tokens, channel fastest within a token. */
 export function patchifyOmniGen2(latent: Float32Array, channels: number, height: number, width: number, patch: number): Float32Array {
-  checkPatchable('patchifyOmniGen2', channels, height, width, patch, latent.length);
-  const rows = height / patch;
-  const cols = width / patch;
-  const dim = patch * patch * channels;
-  const out = new Float32Array(rows * cols * dim);
-  for (let i = 0; i < rows; i++) {
-    for (let j = 0; j < cols; j++) {
-      const tok = (i * cols + j) * dim;
-      for (let p1 = 0; p1 < patch; p1++) {
-        for (let p2 = 0; p2 < patch; p2++) {
-          const at = tok + (p1 * patch + p2) * channels;
-          const y = i * patch + p1;
-          const x = j * patch + p2;
-          for (let c = 0; c < channels; c++) out[at + c] = latent[(c * height + y) * width + x];
-        }
-      }
-    }
-  }
-  return out;
+  return patchify(latent, channels, height, width, patch, 'channel-fastest', 'patchifyOmniGen2');
 }
 
 /** Inverse of `patchifyOmniGen2`: [(H/p)(W/p), p·p·C] tokens -> [C, H, W]. */
 export function unpatchifyOmniGen2(tokens: Float32Array, channels: number, height: number, width: number, patch: number): Float32Array {
-  checkPatchable('unpatchifyOmniGen2', channels, height, width, patch, tokens.length);
-  const rows = height / patch;
-  const cols = width / patch;
-  const dim = patch * patch * channels;
-  const out = new Float32Array(channels * height * width);
-  for (let i = 0; i < rows; i++) {
-    for (let j = 0; j < cols; j++) {
-      const tok = (i * cols + j) * dim;
-      for (let p1 = 0; p1 < patch; p1++) {
-        for (let p2 = 0; p2 < patch; p2++) {
-          const at = tok + (p1 * patch + p2) * channels;
-          const y = i * patch + p1;
-          const x = j * patch + p2;
-          for (let c = 0; c < channels; c++) out[(c * height + y) * width + x] = tokens[at + c];
-        }
-      }
-    }
-  }
-  return out;
+  return unpatchify(tokens, channels, height, width, patch, 'channel-fastest', 'unpatchifyOmniGen2');
 }
 
 /** The token grid of a [C, H, W] latent. */

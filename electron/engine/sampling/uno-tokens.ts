@@ -2,49 +2,16 @@
 // channel slowest, noise ids (0, row, col), and each reference offset diagonally below-right of
 // the previous canvas (pe = 'd').
 
+import { patchify, unpatchify } from './patchify.js';
+
 /** [C, H, W] latent (batch 1) -> [(H/2)(W/2), C*4] tokens, `c (h ph) (w pw) -> (h w) (c ph pw)`. */
 export function packLatent(latent: Float32Array, channels: number, height: number, width: number): Float32Array {
-  if (height % 2 || width % 2) throw new Error(`packLatent: latent ${height}×${width} is not divisible into 2×2 patches`);
-  if (latent.length !== channels * height * width) throw new Error(`packLatent: ${latent.length} values for [${channels}, ${height}, ${width}]`);
-  const h2 = height / 2;
-  const w2 = width / 2;
-  const dim = channels * 4;
-  const out = new Float32Array(h2 * w2 * dim);
-  for (let i = 0; i < h2; i++) {
-    for (let j = 0; j < w2; j++) {
-      const tok = (i * w2 + j) * dim;
-      for (let c = 0; c < channels; c++) {
-        for (let ph = 0; ph < 2; ph++) {
-          for (let pw = 0; pw < 2; pw++) {
-            out[tok + c * 4 + ph * 2 + pw] = latent[(c * height + 2 * i + ph) * width + 2 * j + pw];
-          }
-        }
-      }
-    }
-  }
-  return out;
+  return patchify(latent, channels, height, width, 2, 'channel-slowest', 'packLatent');
 }
 
 /** Inverse of packLatent. */
 export function unpackLatent(tokens: Float32Array, channels: number, height: number, width: number): Float32Array {
-  const h2 = height / 2;
-  const w2 = width / 2;
-  const dim = channels * 4;
-  if (tokens.length !== h2 * w2 * dim) throw new Error(`unpackLatent: ${tokens.length} values for ${h2 * w2} tokens of ${dim}`);
-  const out = new Float32Array(channels * height * width);
-  for (let i = 0; i < h2; i++) {
-    for (let j = 0; j < w2; j++) {
-      const tok = (i * w2 + j) * dim;
-      for (let c = 0; c < channels; c++) {
-        for (let ph = 0; ph < 2; ph++) {
-          for (let pw = 0; pw < 2; pw++) {
-            out[(c * height + 2 * i + ph) * width + 2 * j + pw] = tokens[tok + c * 4 + ph * 2 + pw];
-          }
-        }
-      }
-    }
-  }
-  return out;
+  return unpatchify(tokens, channels, height, width, 2, 'channel-slowest', 'unpackLatent');
 }
 
 /** Position ids [(H/2)(W/2), 3] = (0, row + rowOffset, col + colOffset) for a latent of H×W. */
