@@ -7,7 +7,7 @@
 // Output: output [B, C_out, h, w].
 import { Checkpoint } from '../runtime/safetensors.js';
 import { type HostTensor, type TensorMap, f32, requireF32 } from '../runtime/tensor.js';
-import { type OmniGen2Latent, OmniGen2Transformer } from '../models/omnigen2-transformer.js';
+import { type OmniGen2ForwardInputs, type OmniGen2Latent, OmniGen2Transformer } from '../models/omnigen2-transformer.js';
 import type { EvalOptions } from './networks.js';
 
 const WHERE = 'eval omnigen2-transformer';
@@ -48,7 +48,8 @@ function textMaskOf(inputs: TensorMap, batch: number, len: number): ArrayLike<nu
   return t.data as ArrayLike<number | bigint>;
 }
 
-export async function evalOmniGen2Transformer(checkpoint: string, inputs: TensorMap, opts: EvalOptions): Promise<TensorMap> {
+/** The transformer's forward inputs from golden-named tensors (validated; names as in the header). */
+export function omniGen2ForwardInputsOf(inputs: TensorMap): OmniGen2ForwardInputs {
   const latents = requireF32(inputs, 'latents', WHERE);
   if (latents.shape.length !== 4) throw shapeError('latents', latents, '[batch, channels, height, width]');
   const [batch, , height, width] = latents.shape;
@@ -57,20 +58,25 @@ export async function evalOmniGen2Transformer(checkpoint: string, inputs: Tensor
   const text = requireF32(inputs, 'text_hidden_states', WHERE);
   if (text.shape.length !== 3 || text.shape[0] !== batch) throw shapeError('text_hidden_states', text, `[${batch}, length, text_dim]`);
   const textLen = text.shape[1];
-  const textMask = textMaskOf(inputs, batch, textLen);
-  const refs = referencesOf(inputs, batch);
+  return {
+    latents: latents.data, height, width,
+    timesteps: Array.from(timestep.data),
+    text: text.data, textLen, textMask: textMaskOf(inputs, batch, textLen),
+    refs: referencesOf(inputs, batch),
+  };
+}
 
+export async function evalOmniGen2Transformer(checkpoint: string, inputs: TensorMap, opts: EvalOptions): Promise<TensorMap> {
+  const fwd = omniGen2ForwardInputsOf(inputs);
+  const latents = inputs.get('latents')!;
+  const text = inputs.get('text_hidden_states')!;
+  const [batch, , height, width] = latents.shape;
   const model = await OmniGen2Transformer.create(Checkpoint.open(checkpoint), { ep: opts.ep });
   try {
     const cfg = model.config;
     if (latents.shape[1] !== cfg.inChannels) throw shapeError('latents', latents, `${cfg.inChannels} channels (in_channels of the checkpoint)`);
     if (text.shape[2] !== cfg.textDim) throw shapeError('text_hidden_states', text, `width ${cfg.textDim} (text_feat_dim of the checkpoint)`);
-    const out = await model.forward({
-      latents: latents.data, height, width,
-      timesteps: Array.from(timestep.data),
-      text: text.data, textLen, textMask,
-      refs,
-    });
+    const out = await model.forward(fwd);
     return new Map([['output', f32(out, [batch, cfg.outChannels, height, width])]]);
   } finally {
     await model.release();

@@ -64,7 +64,8 @@ function parseChunks(png: Buffer, label: string): Chunk[] {
   }
 }
 
-function makeChunk(type: string, data: Buffer): Buffer {
+/** One PNG chunk: length, type, data, CRC32 of type + data. */
+export function makePngChunk(type: string, data: Buffer): Buffer {
   const out = Buffer.alloc(12 + data.length);
   out.writeUInt32BE(data.length, 0);
   out.write(type, 4, 'latin1');
@@ -98,7 +99,7 @@ function encodeItxt(keyword: string, text: string): Buffer {
   const body = compress ? zlib.deflateSync(utf8) : utf8;
   // keyword \0, flag, method, language "" \0, translated keyword "" \0
   const head = Buffer.concat([Buffer.from(keyword, 'latin1'), Buffer.from([0, compress ? 1 : 0, 0, 0, 0])]);
-  return makeChunk('iTXt', Buffer.concat([head, body]));
+  return makePngChunk('iTXt', Buffer.concat([head, body]));
 }
 
 /**

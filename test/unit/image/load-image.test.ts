@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_INPUT_PIXELS, decodeImageRgb, loadImageRgb } from '../../../electron/engine/image/load-image.js';
 import { ImageInputError, type RgbImage } from '../../../electron/engine/image/rgb-image.js';
+import { makePngChunk } from '../../../electron/engine/image/png-metadata.js';
 
 let dir: string;
 beforeAll(() => {
@@ -32,15 +33,6 @@ async function writeFile(name: string, bytes: Buffer | Promise<Buffer>): Promise
   const file = path.join(dir, name);
   fs.writeFileSync(file, await bytes);
   return file;
-}
-
-function pngChunk(type: string, data: Buffer): Buffer {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, 'latin1');
-  data.copy(out, 8);
-  out.writeUInt32BE(zlib.crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
 }
 
 describe('loadImageRgb: colour handling', () => {
@@ -181,9 +173,9 @@ describe('loadImageRgb: clear errors', () => {
     ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
     const bomb = Buffer.concat([
       Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-      pngChunk('IHDR', ihdr),
-      pngChunk('IDAT', zlib.deflateSync(Buffer.alloc(1024))),
-      pngChunk('IEND', Buffer.alloc(0)),
+      makePngChunk('IHDR', ihdr),
+      makePngChunk('IDAT', zlib.deflateSync(Buffer.alloc(1024))),
+      makePngChunk('IEND', Buffer.alloc(0)),
     ]);
     const file = await writeFile('bomb.png', bomb);
     await expectInputError(loadImageRgb(file), file, /is 200000x100000 \(20000\.0 megapixels\), larger than the limit of 100\.0 megapixels/);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addPngText, PngMetadataError, readPngText, readPngTextFromBuffer } from '../../../electron/engine/image/png-metadata.js';
+import { addPngText, PngMetadataError, readPngText, readPngTextFromBuffer, makePngChunk } from '../../../electron/engine/image/png-metadata.js';
 
 let dir: string;
 let basePng: Buffer;
@@ -17,15 +17,6 @@ beforeAll(async () => {
 afterAll(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
-
-function chunk(type: string, data: Buffer): Buffer {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, 'latin1');
-  data.copy(out, 8);
-  out.writeUInt32BE(zlib.crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
-}
 
 /** Insert raw chunks right after IHDR (8-byte signature + 25-byte IHDR chunk). */
 function withChunks(png: Buffer, ...chunks: Buffer[]): Buffer {
@@ -72,7 +63,7 @@ describe('PNG iTXt metadata', () => {
   });
 
   it('replaces existing text chunks with the same keyword, keeps the others', () => {
-    const withOld = withChunks(basePng, chunk('tEXt', Buffer.from('prompt\0old prompt', 'latin1')), chunk('tEXt', Buffer.from('Software\0other tool', 'latin1')));
+    const withOld = withChunks(basePng, makePngChunk('tEXt', Buffer.from('prompt\0old prompt', 'latin1')), makePngChunk('tEXt', Buffer.from('Software\0other tool', 'latin1')));
     expect(readPngTextFromBuffer(withOld)).toEqual({ prompt: 'old prompt', Software: 'other tool' });
     const updated = addPngText(withOld, { prompt: 'new 提示' });
     expect(readPngTextFromBuffer(updated)).toEqual({ prompt: 'new 提示', Software: 'other tool' });
@@ -82,8 +73,8 @@ describe('PNG iTXt metadata', () => {
   it('reads tEXt (Latin-1) and zTXt written by other tools', () => {
     const png = withChunks(
       basePng,
-      chunk('tEXt', Buffer.from('Comment\0caf\xe9', 'latin1')),
-      chunk('zTXt', Buffer.concat([Buffer.from('Description\0\0', 'latin1'), zlib.deflateSync(Buffer.from('long description', 'latin1'))])),
+      makePngChunk('tEXt', Buffer.from('Comment\0caf\xe9', 'latin1')),
+      makePngChunk('zTXt', Buffer.concat([Buffer.from('Description\0\0', 'latin1'), zlib.deflateSync(Buffer.from('long description', 'latin1'))])),
     );
     expect(readPngTextFromBuffer(png)).toEqual({ Comment: 'café', Description: 'long description' });
   });

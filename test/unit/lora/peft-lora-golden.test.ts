@@ -6,11 +6,12 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Checkpoint } from '../../../electron/engine/runtime/safetensors.js';
 import { BakeCache } from '../../../electron/engine/runtime/bake-cache.js';
-import { type HostTensor, type TensorMap, f32, readAllTensors } from '../../../electron/engine/runtime/tensor.js';
-import { type OmniGen2ForwardInputs, OmniGen2Transformer } from '../../../electron/engine/models/omnigen2-transformer.js';
+import { type HostTensor, f32, readAllTensors } from '../../../electron/engine/runtime/tensor.js';
+import { OmniGen2Transformer } from '../../../electron/engine/models/omnigen2-transformer.js';
 import { bakePeftLora } from '../../../electron/engine/lora/peft-lora.js';
 import { GOLDEN_DIR, compareTensors } from '../../helpers/golden.js';
 import { tempDir } from './lora-fixtures.js';
+import { omniGen2ForwardInputsOf } from '../../../electron/engine/eval/omnigen2-transformer.js';
 
 const LORA_DIR = path.join(GOLDEN_DIR, 'omnigen2/lora');
 const LORA_FILE = path.join(LORA_DIR, 'umo_style_lora_tiny_bf16.safetensors');
@@ -26,27 +27,6 @@ const dir = tempDir('peft-lora-golden-');
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 const cache = BakeCache.open({ dir, maxBytes: 1e9 });
 
-function forwardInputsOf(inputs: TensorMap): OmniGen2ForwardInputs {
-  const lat = inputs.get('latents')!;
-  const text = inputs.get('text_hidden_states')!;
-  const B = lat.shape[0];
-  const refs = Array.from({ length: B }, (_, i) => {
-    const out = [];
-    for (let j = 0; inputs.has(`ref.${i}.${j}`); j++) {
-      const r = inputs.get(`ref.${i}.${j}`)!;
-      out.push({ data: r.data as Float32Array, height: r.shape[1], width: r.shape[2] });
-    }
-    return out;
-  });
-  return {
-    latents: lat.data as Float32Array, height: lat.shape[2], width: lat.shape[3],
-    timesteps: Array.from(inputs.get('timestep')!.data as Float32Array),
-    text: text.data as Float32Array, textLen: text.shape[1],
-    textMask: inputs.get('text_attention_mask')!.data as BigInt64Array,
-    refs,
-  };
-}
-
 /** alpha of each expected output, from its name: `output_alpha_eq_r_*` and `output_alpha_alt_*`. */
 function alphaOf(name: string): number | null {
   if (name.startsWith('output_alpha_eq_r_')) return config.LoraConfig.lora_alpha;
@@ -60,7 +40,7 @@ describe('PEFT LoRA merged bake through the OmniGen2 transformer (golden omnigen
   it('has cases', () => expect(caseFiles.length).toBeGreaterThan(0));
   for (const file of caseFiles) {
     const golden = readAllTensors(Checkpoint.open(path.join(LORA_DIR, file)));
-    const inputs = forwardInputsOf(golden);
+    const inputs = omniGen2ForwardInputsOf(golden);
     const noLora = golden.get('output_no_lora')!;
     const outputs = [...golden.keys()].filter((k) => k.startsWith('output_')).sort();
 

@@ -24,6 +24,7 @@ import {
 } from '../../../electron/engine/kit/omnigen2-transformer-shapes.js';
 import { writeHeaderOnlyCheckpoint } from '../../../electron/engine/kit/write-checkpoint.js';
 import { GOLDEN_DIR, compareTensors } from '../../helpers/golden.js';
+import { omniGen2ForwardInputsOf } from '../../../electron/engine/eval/omnigen2-transformer.js';
 
 const GROUP = path.join(GOLDEN_DIR, 'omnigen2/transformer');
 const CHECKPOINT = path.join(GROUP, 'tiny');
@@ -61,7 +62,7 @@ describe('golden parity on CPU', () => {
 
   it('the unfused attention form (the WebGPU one) gives the same batch-2 result on CPU', async () => {
     const { inputs, expected } = loadCase('case_b2_padded_text_mixed_refs');
-    const fwd = forwardInputsOf(inputs);
+    const fwd = omniGen2ForwardInputsOf(inputs);
     const m = await OmniGen2Transformer.create(Checkpoint.open(CHECKPOINT), { ep: 'cpu', attention: 'unfused' });
     try {
       const out = await m.forward(fwd);
@@ -73,32 +74,10 @@ describe('golden parity on CPU', () => {
   });
 });
 
-/** Forward inputs from golden tensors (the eval adapter's mapping, written out for direct calls). */
-function forwardInputsOf(inputs: TensorMap): OmniGen2ForwardInputs {
-  const lat = inputs.get('latents')!;
-  const text = inputs.get('text_hidden_states')!;
-  const B = lat.shape[0];
-  const refs = Array.from({ length: B }, (_, i) => {
-    const out = [];
-    for (let j = 0; inputs.has(`ref.${i}.${j}`); j++) {
-      const r = inputs.get(`ref.${i}.${j}`)!;
-      out.push({ data: r.data as Float32Array, height: r.shape[1], width: r.shape[2] });
-    }
-    return out;
-  });
-  return {
-    latents: lat.data as Float32Array, height: lat.shape[2], width: lat.shape[3],
-    timesteps: Array.from(inputs.get('timestep')!.data as Float32Array),
-    text: text.data as Float32Array, textLen: text.shape[1],
-    textMask: inputs.get('text_attention_mask')!.data as BigInt64Array,
-    refs,
-  };
-}
-
 describe('padding masks', () => {
   it('sample 1 of the padded batch equals the same sample run alone with its text unpadded', async () => {
     const { inputs, expected } = loadCase('case_b2_padded_text_mixed_refs');
-    const full = forwardInputsOf(inputs);
+    const full = omniGen2ForwardInputsOf(inputs);
     const mask = Array.from(full.textMask, Number);
     const L = full.textLen;
     const D = 40;
@@ -187,7 +166,7 @@ describe('Omni-RoPE', () => {
   it('the graph feeds of the batch-2 case hold the float64 table rows of every token position', () => {
     const cfg = tinyConfig();
     const { inputs } = loadCase('case_b2_padded_text_mixed_refs');
-    const { feeds } = omniGen2Feeds(cfg, forwardInputsOf(inputs));
+    const { feeds } = omniGen2Feeds(cfg, omniGen2ForwardInputsOf(inputs));
     const io = OMNIGEN2_TRANSFORMER_IO;
     const cos = feeds[io.ropeCos].data as Float32Array;
     const sin = feeds[io.ropeSin].data as Float32Array;
