@@ -131,6 +131,27 @@ export interface MergedTensor {
 }
 
 /**
+ * The float32 base tensor `t.baseKey` with `t` merged into its rows (full base shape). Never
+ * rounded to a lower precision: quantized bakes quantize this directly.
+ */
+export async function mergeUnoLoraTarget(session: LoraMergeSession, lora: UnoLora, loraWeights: Weights, base: Weights,
+  t: UnoLoraTarget, scale: LoraScale): Promise<Float32Array> {
+  const [rows, inF] = t.baseShape;
+  base.expectShape(t.baseKey, [rows, inF]);
+  const { down, up, s } = loraFactors(loraWeights, t, scale);
+  const full = base.readFloat32(t.baseKey);
+  const part = full.subarray(t.rowStart * inF, t.rowEnd * inF);
+  const merged = await session.merge(part, up, down, t.rowEnd - t.rowStart, inF, lora.rank, s);
+  for (let i = 0; i < merged.length; i++) {
+    if (!Number.isFinite(merged[i])) {
+      throw new Error(`merging ${lora.file} into "${t.baseKey}" produced a non-finite value at element ${t.rowStart * inF + i}`);
+    }
+  }
+  full.set(merged, t.rowStart * inF);
+  return full;
+}
+
+/**
  * The merged base tensors, one at a time (float32, full base shape), in `lora.targets` order.
  * Only one base tensor and its product are alive at any moment.
  */
@@ -139,19 +160,7 @@ export async function* mergeUnoLora(lora: UnoLora, loraWeights: Weights, base: W
   const session = await LoraMergeSession.create();
   try {
     for (const t of lora.targets) {
-      const [rows, inF] = t.baseShape;
-      base.expectShape(t.baseKey, [rows, inF]);
-      const { down, up, s } = loraFactors(loraWeights, t, scale);
-      const full = base.readFloat32(t.baseKey);
-      const part = full.subarray(t.rowStart * inF, t.rowEnd * inF);
-      const merged = await session.merge(part, up, down, t.rowEnd - t.rowStart, inF, lora.rank, s);
-      for (let i = 0; i < merged.length; i++) {
-        if (!Number.isFinite(merged[i])) {
-          throw new Error(`merging ${lora.file} into "${t.baseKey}" produced a non-finite value at element ${t.rowStart * inF + i}`);
-        }
-      }
-      full.set(merged, t.rowStart * inF);
-      yield { key: t.baseKey, shape: t.baseShape, data: full };
+      yield { key: t.baseKey, shape: t.baseShape, data: await mergeUnoLoraTarget(session, lora, loraWeights, base, t, scale) };
     }
   } finally {
     await session.release();

@@ -273,26 +273,32 @@ export interface MergedPeftTensor {
   readonly data: Float32Array;
 }
 
+/** The float32 base tensor `t.baseKey` with `multiplier · B·A` added (never rounded in between). */
+export async function mergePeftLoraTarget(session: LoraMergeSession, lora: PeftLora, loraWeights: Weights, base: Weights,
+  t: PeftLoraTarget, multiplier: number): Promise<Float32Array> {
+  const [out, inF] = t.baseShape;
+  base.expectShape(t.baseKey, [out, inF]);
+  const a = loraWeights.readFloat32(t.aKey);
+  const b = loraWeights.readFloat32(t.bKey);
+  for (const [key, v] of [[t.aKey, a], [t.bKey, b]] as const) {
+    for (let i = 0; i < v.length; i++) {
+      if (!Number.isFinite(v[i])) throw new Error(`${loraWeights.path}: "${key}" holds a non-finite value (${v[i]}) at element ${i}`);
+    }
+  }
+  const merged = await session.merge(base.readFloat32(t.baseKey), b, a, out, inF, lora.rank, multiplier);
+  for (let i = 0; i < merged.length; i++) {
+    if (!Number.isFinite(merged[i])) throw new Error(`merging ${lora.file} into "${t.baseKey}" produced a non-finite value at element ${i}`);
+  }
+  return merged;
+}
+
 /** The merged base tensors, one at a time, in `lora.targets` order (float32). */
 export async function* mergePeftLora(lora: PeftLora, loraWeights: Weights, base: Weights, strength: PeftLoraStrength = {}): AsyncGenerator<MergedPeftTensor> {
   const s = peftLoraMultiplier(lora.rank, strength);
   const session = await LoraMergeSession.create();
   try {
     for (const t of lora.targets) {
-      const [out, inF] = t.baseShape;
-      base.expectShape(t.baseKey, [out, inF]);
-      const a = loraWeights.readFloat32(t.aKey);
-      const b = loraWeights.readFloat32(t.bKey);
-      for (const [key, v] of [[t.aKey, a], [t.bKey, b]] as const) {
-        for (let i = 0; i < v.length; i++) {
-          if (!Number.isFinite(v[i])) throw new Error(`${loraWeights.path}: "${key}" holds a non-finite value (${v[i]}) at element ${i}`);
-        }
-      }
-      const merged = await session.merge(base.readFloat32(t.baseKey), b, a, out, inF, lora.rank, s);
-      for (let i = 0; i < merged.length; i++) {
-        if (!Number.isFinite(merged[i])) throw new Error(`merging ${lora.file} into "${t.baseKey}" produced a non-finite value at element ${i}`);
-      }
-      yield { key: t.baseKey, shape: t.baseShape, data: merged };
+      yield { key: t.baseKey, shape: t.baseShape, data: await mergePeftLoraTarget(session, lora, loraWeights, base, t, s) };
     }
   } finally {
     await session.release();

@@ -1,11 +1,16 @@
 // Building blocks shared by the networks in engine/models/: each emits a few ONNX nodes under
 // the checkpoint module path of the weights it uses. Compute is float32; weights stored as
 // bf16/f16 are cast inside the graph (constant-folded by ORT at session creation).
+// Linear layers follow the storage of the Weights they are given (runtime/quantized-bake.ts):
+// a quantized `<module>.weight` becomes one com.microsoft.MatMulNBits node, and a bake made for
+// fp16 GPU graphs runs the other Linears as fp16 MatMuls between two Casts.
 import { type Weights } from './safetensors.js';
 import { type GraphBuilder, type Value, float } from './graph.js';
 import { TensorDataType } from './onnx-proto.js';
+import { type QuantizedLinearInfo, accuracyLevelFor, linearComputeOf, quantizedLinearOf } from './matmul-nbits.js';
 
 export const FLOAT = TensorDataType.FLOAT;
+export const FLOAT16 = TensorDataType.FLOAT16;
 export const INT64 = TensorDataType.INT64;
 
 /** The checkpoint tensor `key` as float32 (Cast node when stored in another float dtype). */
@@ -16,31 +21,79 @@ export function weightF32(b: GraphBuilder, ck: Weights, key: string): Value {
   return b.scope(key.slice(0, key.lastIndexOf('.')), () => b.op('Cast', [w], { to: FLOAT }, { name: `Cast_${key.slice(key.lastIndexOf('.') + 1)}` }));
 }
 
+/** `x @ W^T` for a quantized weight: one MatMulNBits node (float32 A, float32 scales). */
+function matMulNBits(b: GraphBuilder, ck: Weights, q: QuantizedLinearInfo, x: Value, name?: string): Value {
+  const inputs: Array<Value | null> = [x, b.weight(ck.info(q.qweightKey)), b.weight(ck.info(q.scalesKey))];
+  if (q.zeroPointsKey) inputs.push(b.weight(ck.info(q.zeroPointsKey)));
+  return b.op('MatMulNBits', inputs,
+    { K: q.k, N: q.n, bits: q.bits, block_size: q.blockSize, accuracy_level: accuracyLevelFor(q.bits) },
+    { domain: 'com.microsoft', name });
+}
+
+/**
+ * `x @ W^T` in float16 (GPU graphs only: the CPU EP has no fp16 MatMul on x64): x is cast to
+ * fp16, the weight is cast to fp16 (constant-folded at session creation when stored otherwise),
+ * and the product is cast back to float32, so the precision islands around it stay fp32.
+ */
+function matMulF16(b: GraphBuilder, ck: Weights, wKey: string, x: Value, slice?: { start: number; end: number; name: string }): Value {
+  const info = ck.info(wKey);
+  let w = b.weight(info);
+  const sfx = slice ? `_${slice.name}` : '';
+  if (info.dtype !== 'F16') w = b.op('Cast', [w], { to: FLOAT16 }, { name: `Cast_weight_f16${sfx}` });
+  if (slice) w = b.op('Slice', [w, b.ints([slice.start]), b.ints([slice.end]), b.ints([0])], {}, { name: `Slice${sfx}` });
+  const wt = b.op('Transpose', [w], { perm: [1, 0] }, { name: `Transpose${sfx}` });
+  const xh = b.op('Cast', [x], { to: FLOAT16 }, { name: `Cast_input_f16${sfx}` });
+  const y = b.op('MatMul', [xh, wt], {}, { name: `MatMul${sfx}` });
+  return b.op('Cast', [y], { to: FLOAT }, { name: `Cast_output_f32${sfx}` });
+}
+
 /**
  * torch `nn.Linear` at `modulePath` (weight [out, in], optional bias [out]): y = x W^T + b.
- * Returns the output and the layer's sizes (read from the checkpoint).
+ * The weight's storage in `ck` decides the product: MatMulNBits when quantized, an fp16 MatMul in
+ * fp16 GPU bakes, else a float32 MatMul. The bias is always added in float32.
  */
 export function linear(b: GraphBuilder, ck: Weights, modulePath: string, x: Value): Value {
   return b.scope(modulePath, () => {
     const wKey = `${modulePath}.weight`;
     const shape = ck.info(wKey).shape;
     if (shape.length !== 2) throw new Error(`${ck.path}: "${wKey}" has shape [${shape.join(', ')}], expected a 2-D Linear weight`);
-    const w = weightF32(b, ck, wKey);
-    const wt = b.op('Transpose', [w], { perm: [1, 0] });
-    let y = b.op('MatMul', [x, wt]);
+    const q = quantizedLinearOf(ck, wKey);
+    let y: Value;
+    if (q) {
+      y = matMulNBits(b, ck, q, x);
+    } else if (linearComputeOf(ck) === 'float16') {
+      y = matMulF16(b, ck, wKey, x);
+    } else {
+      const w = weightF32(b, ck, wKey);
+      const wt = b.op('Transpose', [w], { perm: [1, 0] });
+      y = b.op('MatMul', [x, wt]);
+    }
     const bKey = `${modulePath}.bias`;
     if (ck.has(bKey)) y = b.op('Add', [y, weightF32(b, ck, bKey)]);
     return y;
   });
 }
 
-/** `linear` restricted to output rows [start, end) of the weight (e.g. the qkv part of a fused layer). */
+/**
+ * `linear` restricted to output rows [start, end) of the weight (e.g. the qkv part of a fused layer).
+ * A quantized weight computes every row with MatMulNBits and slices the output's last axis.
+ */
 export function linearRows(b: GraphBuilder, ck: Weights, modulePath: string, x: Value, start: number, end: number, name: string): Value {
   return b.scope(modulePath, () => {
-    const w = weightF32(b, ck, `${modulePath}.weight`);
-    const ws = b.op('Slice', [w, b.ints([start]), b.ints([end]), b.ints([0])], {}, { name: `Slice_${name}` });
-    const wt = b.op('Transpose', [ws], { perm: [1, 0] }, { name: `Transpose_${name}` });
-    let y = b.op('MatMul', [x, wt], {}, { name: `MatMul_${name}` });
+    const wKey = `${modulePath}.weight`;
+    const q = quantizedLinearOf(ck, wKey);
+    let y: Value;
+    if (q) {
+      const full = matMulNBits(b, ck, q, x, `MatMulNBits_${name}`);
+      y = b.op('Slice', [full, b.ints([start]), b.ints([end]), b.ints([-1])], {}, { name: `SliceOutput_${name}` });
+    } else if (linearComputeOf(ck) === 'float16') {
+      y = matMulF16(b, ck, wKey, x, { start, end, name });
+    } else {
+      const w = weightF32(b, ck, wKey);
+      const ws = b.op('Slice', [w, b.ints([start]), b.ints([end]), b.ints([0])], {}, { name: `Slice_${name}` });
+      const wt = b.op('Transpose', [ws], { perm: [1, 0] }, { name: `Transpose_${name}` });
+      y = b.op('MatMul', [x, wt], {}, { name: `MatMul_${name}` });
+    }
     const bKey = `${modulePath}.bias`;
     if (ck.has(bKey)) {
       const bs = b.op('Slice', [weightF32(b, ck, bKey), b.ints([start]), b.ints([end]), b.ints([0])], {}, { name: `SliceBias_${name}` });

@@ -6,16 +6,20 @@
 // - CPU EP: no bf16/fp16 kernels; a Cast(bf16|fp16 -> fp32) on an initializer is constant-folded at
 //   session creation, so float weights cost fp32 bytes whatever the file holds (platform-notes
 //   "Types and precision on the CPU EP"). Only MatMulNBits (int8/int4) saves memory.
-// - GPU EP: assumed to run fp16 graphs (fp32 precision islands for norms, RoPE and modulation
-//   maths), so fp16 weights stay 2 bytes on the device. The graphs built today compute in fp32;
-//   executing an fp16 plan on a GPU needs fp16 graphs.
+// - GPU EPs: the graphs compute in float32 on every EP; an fp16 plan only changes the Linear layers
+//   (nn.linear: fp16 weights, x cast to fp16 for the MatMul and back). So at fp16 the Linear weights
+//   (roles matmul, modulation, embedder) are 2 bytes on the device and every other float weight
+//   (convolutions, norms, biases) is the fp32 its Cast folds to; quantized bakes run their float
+//   Linears in float32 (quantized-bake.ts), so int8/int4 plans keep those at 4 bytes.
 // - int8 / int4: com.microsoft.MatMulNBits per Linear: codes [N, ceil(K/bs), bs·bits/8] (the last
-//   block of a row padded to whole blocks), one scale per block in the activation dtype, and for
+//   block of a row padded to whole blocks), one float32 scale per block (the scales share A's
+//   dtype, and MatMulNBits runs with float32 A on every device: quantized-bake.ts writes F32), and for
 //   int4 packed uint8 zero points [N · ceil(kBlocks·bits/8)] (asymmetric 4-bit; 8-bit is symmetric
 //   with the default zero point). Norms, biases, embedders and (unless asked) modulation keep
 //   float precision; convolutions are never quantized (MatMulNBits is a MatMul).
-// - Token-embedding tables are gathered in their stored dtype on CPU (only the looked-up rows are
-//   cast), so only the touched rows become resident; a GPU EP uploads the whole table.
+// - Token-embedding tables are gathered in their stored dtype (only the looked-up rows are cast): on
+//   CPU only the touched rows of the mapped file become resident; a GPU EP uploads the whole table
+//   as stored.
 import type { DType, TensorInfo, Weights } from './safetensors.js';
 import { DTYPE_BYTES, elementCount } from './safetensors.js';
 
@@ -45,20 +49,33 @@ export interface WeightPricing {
   lookedUpTokens?: number;
 }
 
+/**
+ * Bytes of one MatMulNBits scale as baked (quantized-bake.ts): float32, because the quantized
+ * Linears take float32 activations on every EP (an fp16 GPU graph would cast them at no weight cost).
+ */
+export const QUANT_SCALE_BYTES = 4;
+
 /** Bits of a weight-only quantized precision, or null for float precisions. */
 export function quantBits(p: Precision): 4 | 8 | null {
   return p === 'int4' ? 4 : p === 'int8' ? 8 : null;
 }
 
-/** Bytes per element of float weights stored at `p` on `device` (quantized precisions: their float fallback). */
-export function floatElementBytes(p: Precision, device: DeviceKind): number {
-  if (device === 'cpu') return 4; // every float weight is fp32 after the constant-folded cast
-  return p === 'fp32' || p === 'bf16-as-fp32-on-cpu' ? 4 : 2;
+/**
+ * Bytes per element of a float weight at precision `p` on `device`: 2 only for Linear weights of an
+ * fp16 plan on a GPU (nn.linear's fp16 MatMul); everything else is fp32 after its folded Cast (CPU:
+ * every float weight; GPU: convolutions, norms, biases, and the float Linears of quantized bakes).
+ */
+export function floatElementBytes(p: Precision, device: DeviceKind, linear = true): number {
+  return device === 'gpu' && linear && p === 'fp16' ? 2 : 4;
 }
 
-/** Element size of activations (and of MatMulNBits scales, which share A's dtype). */
-export function activationElementBytes(device: DeviceKind): number {
-  return device === 'cpu' ? 4 : 2;
+/**
+ * Element size of activations: 4 on every device. The graphs compute in float32 everywhere (fp16
+ * plans only narrow the Linear weights and the MatMul inputs, nn.ts); an fp16 MatMul's output is
+ * cast back to float32 at once.
+ */
+export function activationElementBytes(_device: DeviceKind): number {
+  return 4;
 }
 
 /**
@@ -109,8 +126,9 @@ export function tensorBytes(t: Pick<TensorInfo, 'shape' | 'dtype'>, role: Tensor
   const n = elementCount(t.shape);
   const { device } = pricing;
   const bits = quantBits(choice.precision);
-  const highFloat = floatElementBytes(bits === null ? choice.precision : 'fp16', device);
-  const scaleBytes = activationElementBytes(device);
+  // Float Linears (modulation, embedders) follow the plan's precision; quantized bakes run them in float32.
+  const linearFloat = floatElementBytes(choice.precision, device);
+  const scaleBytes = QUANT_SCALE_BYTES;
   switch (role) {
     case 'unused':
       return 0;
@@ -119,18 +137,19 @@ export function tensorBytes(t: Pick<TensorInfo, 'shape' | 'dtype'>, role: Tensor
       return n * floatElementBytes(choice.precision, device);
     case 'modulation':
       if (choice.quantizeModulation && t.shape.length === 2) return matMulNBitsBytes(t.shape[0], t.shape[1], 8, scaleBytes).total;
-      return n * highFloat;
+      return n * linearFloat;
     case 'embedding-table': {
       if (device === 'cpu') {
         const rows = Math.min(t.shape[0] ?? 0, pricing.lookedUpTokens ?? 0);
         return rows * (n / Math.max(1, t.shape[0] ?? 1)) * storedBytes(t.dtype);
       }
-      return n * highFloat;
+      return n * storedBytes(t.dtype);
     }
-    case 'conv':
     case 'embedder':
+      return n * (t.shape.length === 2 ? linearFloat : floatElementBytes(choice.precision, device, false));
+    case 'conv':
     case 'small':
-      return n * highFloat;
+      return n * floatElementBytes(choice.precision, device, false);
   }
 }
 
