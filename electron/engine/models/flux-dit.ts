@@ -11,7 +11,10 @@ import ort from 'onnxruntime-node';
 import { type Weights, SafetensorsError, elementCount } from '../runtime/safetensors.js';
 import { type BuiltModel, type Value, GraphBuilder, float } from '../runtime/graph.js';
 import { geluTanh, linear, rmsNorm, silu, splitLast } from '../runtime/nn.js';
-import { type ExecutionProvider, type NetSession, type SessionOptions, createSession } from '../runtime/sessions.js';
+import type { ExecutionProvider, SessionOptions } from '../runtime/sessions.js';
+import {
+  type BlockGroup, type BlockRange, type GroupSessionCounts, BlockGroupRunner, blockStateName, planBlockGroups, storedBlockBytes,
+} from '../runtime/block-groups.js';
 import { type PositionIds, applyRope, ropeTables } from './rope.js';
 import { type AttentionKind, attention, defaultAttentionFor } from './attention.js';
 
@@ -451,6 +454,141 @@ function mlpEmbedder(c: Ctx, modulePath: string, x: Value): Value {
 }
 
 /**
+ * Names that carry state between the block groups of a streamed DiT. Hidden states are named by
+ * the block they enter (`blockStateName`: "img_hidden.3" = image stream before block 3), so a
+ * group's input and output never share a name.
+ */
+export const FLUX_DIT_GROUP_IO = {
+  /** float32 [B, n_img + n_ref, H]: image stream while in the double blocks. */
+  imgHidden: 'img_hidden',
+  /** float32 [B, n_txt, H]: text stream while in the double blocks. */
+  txtHidden: 'txt_hidden',
+  /** float32 [B, n_txt + n_img + n_ref, H]: joint stream of the single blocks. */
+  jointHidden: 'joint_hidden',
+  /** float32 [B, H]: SiLU(vec), every modulation's input (computed by the first group). */
+  vecAct: 'vec_act',
+  /** int64 [1]: token counts (host-given) for the last group's output slice. */
+  nTxt: 'n_txt',
+  nImg: 'n_img',
+} as const;
+
+/** Module path of every repeated block in execution order (double_blocks, then single_blocks). */
+export function fluxDitBlockPaths(cfg: Pick<FluxDitConfig, 'depth' | 'depthSingle'>): string[] {
+  return [
+    ...Array.from({ length: cfg.depth }, (_, i) => `double_blocks.${i}`),
+    ...Array.from({ length: cfg.depthSingle }, (_, i) => `single_blocks.${i}`),
+  ];
+}
+
+/**
+ * Emit blocks [range.first, range.end) and, for the first group, the embedders, for the last the
+ * final layer. Groups hand over hidden states by name (FLUX_DIT_GROUP_IO): the image/text streams
+ * up to and including the group holding single_blocks.0 (which concatenates them), the joint
+ * stream after it. The whole range gives the full network with the FLUX_DIT_IO interface.
+ */
+function emitFluxDit(b: GraphBuilder, w: Weights, cfg: FluxDitConfig, attention: FluxAttentionKind, range: BlockRange): void {
+  const io = FLUX_DIT_IO;
+  const gio = FLUX_DIT_GROUP_IO;
+  const total = cfg.depth + cfg.depthSingle;
+  const first = range.first === 0;
+  const last = range.end === total;
+  const H = cfg.hidden;
+  const pairs = cfg.headDim / 2;
+  const hiddenDims = (seq: string) => ['batch', seq, H];
+
+  let img: Value | null = null; // target tokens (the first group's input), for n_img
+  let x: Value | null = null;
+  let txt: Value | null = null;
+  let joint: Value | null = null;
+  let vecAct: Value;
+  let nTxt: Value | null = null;
+  let ropeCos: Value;
+  let ropeSin: Value;
+  let c: Ctx | null = null;
+  if (first) {
+    img = b.input(io.img, 'float32', ['batch', 'n_img', cfg.inChannels]);
+    const refImg = b.input(io.refImg, 'float32', ['batch', 'n_ref', cfg.inChannels]);
+    const txtIn = b.input(io.txt, 'float32', ['batch', 'n_txt', cfg.contextInDim]);
+    const vecIn = b.input(io.vec, 'float32', ['batch', cfg.vecInDim]);
+    const tEmb = b.input(io.timestepEmb, 'float32', ['batch', cfg.timeEmbedDim]);
+    const gEmb = cfg.guidanceEmbed ? b.input(io.guidanceEmb, 'float32', ['batch', cfg.timeEmbedDim]) : null;
+    ropeCos = b.input(io.ropeCos, 'float32', ['n_seq', pairs]);
+    ropeSin = b.input(io.ropeSin, 'float32', ['n_seq', pairs]);
+    nTxt = b.op('Shape', [txtIn], { start: 1, end: 2 }, { name: 'Shape_n_txt' });
+    const e = blockCtx(b, w, cfg, attention, ropeCos, ropeSin);
+    let vec = mlpEmbedder(e, 'time_in', tEmb);
+    if (gEmb) vec = b.op('Add', [vec, mlpEmbedder(e, 'guidance_in', gEmb)], {}, { name: 'Add_guidance' });
+    vec = b.op('Add', [vec, mlpEmbedder(e, 'vector_in', vecIn)], {}, { name: 'Add_vector' });
+    vecAct = silu(b, vec);
+    c = e;
+    // Target and reference tokens share img_in; the image stream is [target ; refs].
+    const imgAll = b.op('Concat', [img, refImg], { axis: 1 }, { name: 'Concat_img_refs' });
+    x = linear(b, w, 'img_in', imgAll);
+    txt = linear(b, w, 'txt_in', txtIn);
+  } else {
+    vecAct = b.input(gio.vecAct, 'float32', ['batch', H]);
+    ropeCos = b.input(io.ropeCos, 'float32', ['n_seq', pairs]);
+    ropeSin = b.input(io.ropeSin, 'float32', ['n_seq', pairs]);
+    // The group holding single_blocks.0 still receives the two streams and joins them.
+    if (range.first <= cfg.depth) {
+      x = b.input(blockStateName(gio.imgHidden, range.first), 'float32', hiddenDims('n_img_stream'));
+      txt = b.input(blockStateName(gio.txtHidden, range.first), 'float32', hiddenDims('n_txt'));
+      nTxt = b.op('Shape', [txt], { start: 1, end: 2 }, { name: 'Shape_n_txt' });
+    } else {
+      joint = b.input(blockStateName(gio.jointHidden, range.first), 'float32', hiddenDims('n_seq'));
+    }
+  }
+  c ??= blockCtx(b, w, cfg, attention, ropeCos, ropeSin);
+  c.vecAct = vecAct;
+  if (nTxt) c.nTxt = nTxt;
+  const join = (t: Value, i: Value) => b.op('Concat', [t, i], { axis: 1 }, { name: 'Concat_txt_img' });
+  for (let i = range.first; i < range.end; i++) {
+    if (i < cfg.depth) {
+      [x, txt] = doubleBlock(c, i, x!, txt!);
+    } else {
+      joint = singleBlock(c, i - cfg.depth, joint ?? join(txt!, x!));
+    }
+  }
+
+  if (!last) {
+    if (joint) {
+      b.output(joint, blockStateName(gio.jointHidden, range.end), 'float32', hiddenDims('n_seq'));
+    } else {
+      b.output(x!, blockStateName(gio.imgHidden, range.end), 'float32', hiddenDims('n_img_stream'));
+      b.output(txt!, blockStateName(gio.txtHidden, range.end), 'float32', hiddenDims('n_txt'));
+    }
+    if (first) b.output(vecAct, gio.vecAct, 'float32', ['batch', H]);
+    return;
+  }
+  joint ??= join(txt!, x!);
+  nTxt ??= b.input(gio.nTxt, 'int64', [1]);
+  const nImg = img
+    ? b.op('Shape', [img], { start: 1, end: 2 }, { name: 'Shape_n_img' })
+    : b.input(gio.nImg, 'int64', [1]);
+  // Two slices instead of one with end = n_txt + n_img: WebGPU has no int64 Add kernel.
+  const imgStream = b.op('Slice', [joint!, nTxt, b.ints([Number.MAX_SAFE_INTEGER]), b.ints([1])], {}, { name: 'Slice_img_stream' });
+  const target = b.op('Slice', [imgStream, b.ints([0]), nImg, b.ints([1])], {}, { name: 'Slice_target' });
+  const [shift, scale] = modulation(c, 'final_layer.adaLN_modulation.1', 2);
+  const xm = b.scope('final_layer.norm_final', () => modulate(c, target, shift, scale, 'norm_final'));
+  const out = linear(b, w, 'final_layer.linear', xm);
+  b.output(out, io.output, 'float32', ['batch', 'n_img', cfg.outChannels]);
+}
+
+/** Constants and inputs shared by the block emitters; `vecAct`/`nTxt` are set by the caller. */
+function blockCtx(b: GraphBuilder, w: Weights, cfg: FluxDitConfig, attention: FluxAttentionKind, ropeCos: Value, ropeSin: Value): Ctx {
+  return {
+    b, w, cfg, ropeCos, ropeSin, attention,
+    vecAct: ropeCos, // placeholders, set before use
+    nTxt: ropeCos,
+    ones: b.constant(new Float32Array(cfg.hidden).fill(1), [cfg.hidden], 'float32', 'layer_norm_ones'),
+    one: b.constant(new Float32Array([1]), [], 'float32', 'one'),
+    headsShape: b.constant(BigInt64Array.from([0n, 0n, BigInt(cfg.heads), BigInt(cfg.headDim)]), [4], 'int64', 'shape_heads'),
+    flatShape: b.constant(BigInt64Array.from([0n, 0n, BigInt(cfg.hidden)]), [3], 'int64', 'shape_flat'),
+    ropeStart: b.constant(BigInt64Array.from([0n]), [1], 'int64', 'rope_start'),
+  };
+}
+
+/**
  * The FLUX DiT graph. Inputs (B = batch, any sequence lengths):
  *   img [B, n_img, in], ref_img [B, n_ref, in] (all references concatenated; n_ref may be 0),
  *   txt [B, n_txt, ctx], vec [B, vec_in], timestep_emb / guidance_emb [B, time_dim]
@@ -462,51 +600,25 @@ export function buildFluxDit(w: Weights, opts: FluxDitBuildOptions = {}): BuiltM
   const cfg = opts.config ?? readFluxDitConfig(w);
   if (opts.config) validateFluxDitWeights(w, cfg); // readFluxDitConfig validates on its own
   const b = new GraphBuilder(opts.name ?? 'flux_dit', { config: JSON.stringify(cfg), source: w.path });
-  const io = FLUX_DIT_IO;
-  const img = b.input(io.img, 'float32', ['batch', 'n_img', cfg.inChannels]);
-  const refImg = b.input(io.refImg, 'float32', ['batch', 'n_ref', cfg.inChannels]);
-  const txtIn = b.input(io.txt, 'float32', ['batch', 'n_txt', cfg.contextInDim]);
-  const vecIn = b.input(io.vec, 'float32', ['batch', cfg.vecInDim]);
-  const tEmb = b.input(io.timestepEmb, 'float32', ['batch', cfg.timeEmbedDim]);
-  const gEmb = cfg.guidanceEmbed ? b.input(io.guidanceEmb, 'float32', ['batch', cfg.timeEmbedDim]) : null;
-  const pairs = cfg.headDim / 2;
-  const ropeCos = b.input(io.ropeCos, 'float32', ['n_seq', pairs]);
-  const ropeSin = b.input(io.ropeSin, 'float32', ['n_seq', pairs]);
+  emitFluxDit(b, w, cfg, opts.attention ?? 'fused', { first: 0, end: cfg.depth + cfg.depthSingle });
+  return b.build();
+}
 
-  const c: Ctx = {
-    b, w, cfg, ropeCos, ropeSin,
-    ones: b.constant(new Float32Array(cfg.hidden).fill(1), [cfg.hidden], 'float32', 'layer_norm_ones'),
-    one: b.constant(new Float32Array([1]), [], 'float32', 'one'),
-    headsShape: b.constant(BigInt64Array.from([0n, 0n, BigInt(cfg.heads), BigInt(cfg.headDim)]), [4], 'int64', 'shape_heads'),
-    flatShape: b.constant(BigInt64Array.from([0n, 0n, BigInt(cfg.hidden)]), [3], 'int64', 'shape_flat'),
-    ropeStart: b.constant(BigInt64Array.from([0n]), [1], 'int64', 'rope_start'),
-    vecAct: img, // set below
-    nTxt: b.op('Shape', [txtIn], { start: 1, end: 2 }, { name: 'Shape_n_txt' }),
-    attention: opts.attention ?? 'fused',
-  };
-  const nImg = b.op('Shape', [img], { start: 1, end: 2 }, { name: 'Shape_n_img' });
-
-  let vec = mlpEmbedder(c, 'time_in', tEmb);
-  if (gEmb) vec = b.op('Add', [vec, mlpEmbedder(c, 'guidance_in', gEmb)], {}, { name: 'Add_guidance' });
-  vec = b.op('Add', [vec, mlpEmbedder(c, 'vector_in', vecIn)], {}, { name: 'Add_vector' });
-  c.vecAct = silu(b, vec);
-
-  // Target and reference tokens share img_in; the image stream is [target ; refs].
-  const imgAll = b.op('Concat', [img, refImg], { axis: 1 }, { name: 'Concat_img_refs' });
-  let x = linear(b, w, 'img_in', imgAll);
-  let txt = linear(b, w, 'txt_in', txtIn);
-
-  for (let i = 0; i < cfg.depth; i++) [x, txt] = doubleBlock(c, i, x, txt);
-  let joint = b.op('Concat', [txt, x], { axis: 1 }, { name: 'Concat_txt_img' });
-  for (let i = 0; i < cfg.depthSingle; i++) joint = singleBlock(c, i, joint);
-
-  // Two slices instead of one with end = n_txt + n_img: WebGPU has no int64 Add kernel.
-  const imgStream = b.op('Slice', [joint, c.nTxt, b.ints([Number.MAX_SAFE_INTEGER]), b.ints([1])], {}, { name: 'Slice_img_stream' });
-  const target = b.op('Slice', [imgStream, b.ints([0]), nImg, b.ints([1])], {}, { name: 'Slice_target' });
-  const [shift, scale] = modulation(c, 'final_layer.adaLN_modulation.1', 2);
-  const xm = b.scope('final_layer.norm_final', () => modulate(c, target, shift, scale, 'norm_final'));
-  const out = linear(b, w, 'final_layer.linear', xm);
-  b.output(out, io.output, 'float32', ['batch', 'n_img', cfg.outChannels]);
+/**
+ * One group of a streamed DiT: blocks [range.first, range.end) of `fluxDitBlockPaths`. The first
+ * group takes the FLUX_DIT_IO inputs (embedders included), later ones `vec_act`, the RoPE tables
+ * and the hidden state(s) the previous group returned (FLUX_DIT_GROUP_IO); the last one also
+ * `n_txt`/`n_img` (unless it is the first) and returns `output`.
+ */
+export function buildFluxDitGroup(w: Weights, range: BlockRange, opts: FluxDitBuildOptions = {}): BuiltModel {
+  const cfg = opts.config ?? readFluxDitConfig(w);
+  if (opts.config) validateFluxDitWeights(w, cfg);
+  const total = cfg.depth + cfg.depthSingle;
+  if (!Number.isInteger(range.first) || !Number.isInteger(range.end) || range.first < 0 || range.end > total || range.first >= range.end) {
+    throw new Error(`FLUX DiT block group [${range.first}, ${range.end}) is not a non-empty range of the ${total} blocks`);
+  }
+  const b = new GraphBuilder(opts.name ?? `flux_dit_blocks_${range.first}_${range.end}`, { config: JSON.stringify(cfg), source: w.path });
+  emitFluxDit(b, w, cfg, opts.attention ?? 'fused', range);
   return b.build();
 }
 
@@ -570,6 +682,23 @@ export interface FluxDitCreateOptions extends Partial<Omit<SessionOptions, 'ep'>
   config?: FluxDitConfig;
   /** Default: `defaultAttentionFor(ep)`. */
   attention?: FluxAttentionKind;
+  /**
+   * Split the blocks (`fluxDitBlockPaths`) into this many contiguous groups of about equal bytes,
+   * one graph each, run in sequence every forward (`splitBlockGroups`, the memory planner's split).
+   * Default 1: the whole network in one graph.
+   */
+  streamGroups?: number;
+  /**
+   * Weight bytes of every block in execution order as the planner priced them
+   * (`NetworkMemoryModel.blockBytes(choice, device)`), so the groups are the planned ones.
+   * Default: the bytes stored in the checkpoint.
+   */
+  blockBytes?: readonly number[];
+  /**
+   * With streamGroups ≥ 2: keep every group's session between forwards. Default false: each
+   * forward creates, runs and releases one group's session at a time (peak weights = one group).
+   */
+  keepGroupsResident?: boolean;
 }
 
 /** A built and loaded FLUX DiT; one `forward` per denoising step, any resolution. */
@@ -577,20 +706,37 @@ export class FluxDit {
   private constructor(
     readonly config: FluxDitConfig,
     readonly model: Pick<BuiltModel, 'name' | 'parameterCount' | 'externalBytes' | 'nodeCount'>,
-    private readonly session: NetSession,
+    /** Block groups, one graph each (a single group: the whole network). */
+    readonly groups: readonly BlockGroup[],
+    private readonly runner: BlockGroupRunner,
   ) {}
 
   static async create(w: Weights, opts: FluxDitCreateOptions): Promise<FluxDit> {
-    const { config, attention, ...sessionOpts } = opts;
+    const { config, attention, streamGroups, blockBytes, keepGroupsResident, ...sessionOpts } = opts;
     const cfg = config ?? readFluxDitConfig(w);
-    const built = buildFluxDit(w, { config: cfg, attention: attention ?? defaultAttentionFor(opts.ep) });
-    const session = await createSession(built, sessionOpts);
-    const { name, parameterCount, externalBytes, nodeCount } = built;
-    return new FluxDit(cfg, { name, parameterCount, externalBytes, nodeCount }, session);
+    const kind = attention ?? defaultAttentionFor(opts.ep);
+    const paths = fluxDitBlockPaths(cfg);
+    const groups = planBlockGroups(paths.length, streamGroups ?? 1, blockBytes ?? storedBlockBytes(w, paths), 'FLUX DiT');
+    const graphs = groups.length === 1
+      ? [buildFluxDit(w, { config: cfg, attention: kind })]
+      : groups.map((g) => buildFluxDitGroup(w, g, { config: cfg, attention: kind }));
+    const runner = await BlockGroupRunner.create(graphs, { ...sessionOpts, ep: opts.ep, resident: groups.length === 1 || keepGroupsResident === true });
+    const model = {
+      name: groups.length === 1 ? graphs[0].name : `flux_dit (${groups.length} block groups)`,
+      parameterCount: graphs.reduce((a, g) => a + g.parameterCount, 0),
+      externalBytes: graphs.reduce((a, g) => a + g.externalBytes, 0),
+      nodeCount: graphs.reduce((a, g) => a + g.nodeCount, 0),
+    };
+    return new FluxDit(cfg, model, groups, runner);
   }
 
   get ep(): ExecutionProvider {
-    return this.session.ep;
+    return this.runner.ep;
+  }
+
+  /** Group sessions live now / at most so far, created and released (streaming recreates them every forward). */
+  get sessionCounts(): Readonly<GroupSessionCounts> {
+    return { ...this.runner.counts };
   }
 
   /** Predicted velocity for the target tokens, [n_img, out_channels]. */
@@ -640,7 +786,11 @@ export class FluxDit {
       [io.ropeSin]: T(rope.sin, [seq, rope.pairs]),
     };
     if (cfg.guidanceEmbed) feeds[io.guidanceEmb] = T(timestepEmbedding(inp.guidance!, cfg.timeEmbedDim), [1, cfg.timeEmbedDim]);
-    const out = await this.session.run(feeds, [io.output]);
+    if (this.groups.length > 1) {
+      feeds[FLUX_DIT_GROUP_IO.nTxt] = new ort.Tensor('int64', BigInt64Array.of(BigInt(nTxt)), [1]);
+      feeds[FLUX_DIT_GROUP_IO.nImg] = new ort.Tensor('int64', BigInt64Array.of(BigInt(nImg)), [1]);
+    }
+    const out = await this.runner.run(feeds, [io.output]);
     const y = out[io.output];
     const data = y.data as Float32Array;
     if (data.length !== nImg * cfg.outChannels) {
@@ -650,6 +800,6 @@ export class FluxDit {
   }
 
   async release(): Promise<void> {
-    await this.session.release();
+    await this.runner.release();
   }
 }

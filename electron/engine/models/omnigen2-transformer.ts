@@ -25,9 +25,12 @@
 // Everything is float32 (weights stored as bf16/f16 are cast inside the graph).
 import ort from 'onnxruntime-node';
 import { type Weights, SafetensorsError, elementCount } from '../runtime/safetensors.js';
-import { type BuiltModel, type Value, GraphBuilder, float } from '../runtime/graph.js';
+import { type BuiltModel, type Dim, type ElemType, type Value, GraphBuilder, float } from '../runtime/graph.js';
 import { linear, rmsNorm, silu, splitLast, weightF32 } from '../runtime/nn.js';
-import { type ExecutionProvider, type NetSession, type SessionOptions, createSession } from '../runtime/sessions.js';
+import type { ExecutionProvider, SessionOptions } from '../runtime/sessions.js';
+import {
+  type BlockGroup, type BlockRange, type GroupSessionCounts, BlockGroupRunner, blockStateName, planBlockGroups, storedBlockBytes,
+} from '../runtime/block-groups.js';
 import { countNumberedModules, shapeOfRank } from './checkpoint-keys.js';
 import { HfConfig, hfConfigBeside } from './hf-config.js';
 import { ropeTables } from './rope.js';
@@ -370,10 +373,163 @@ function transformerBlock(c: Ctx, p: string, x: Value, s: StreamCtx): Value {
   return b.scope(p, () => b.op('Add', [x1, b.op('Mul', [b.op('Tanh', [gateMlp], {}, { name: 'Tanh_gate_mlp' }), f], {}, { name: 'Gate_mlp' })], {}, { name: 'Residual_ffn' }));
 }
 
-function blockStack(c: Ctx, prefix: string, count: number, x: Value, s: StreamCtx): Value {
-  let h = x;
-  for (let i = 0; i < count; i++) h = transformerBlock(c, `${prefix}.${i}`, h, s);
-  return h;
+/** Names that carry state between the block groups of a streamed transformer (see `blockStateName`). */
+export const OMNIGEN2_GROUP_IO = {
+  /** float32 [B, L, H] / [B, N, H] / [R, L_ref, H]: the three streams before the joint layers. */
+  textHidden: 'text_hidden',
+  noiseHidden: 'noise_hidden',
+  refHidden: 'ref_hidden',
+  /** float32 [B, S, H]: the joint sequence of the main layers. */
+  jointHidden: 'joint_hidden',
+  /** float32 [B, time_embed_dim]: SiLU(temb), every modulation's input (computed by the first group). */
+  tembAct: 'temb_act',
+} as const;
+
+/** Module path of every repeated block in execution order: context_refiner, noise_refiner, ref_image_refiner, layers. */
+export function omniGen2BlockPaths(cfg: Pick<OmniGen2TransformerConfig, 'contextRefiners' | 'noiseRefiners' | 'refRefiners' | 'layers'>): string[] {
+  const stack = (p: string, n: number) => Array.from({ length: n }, (_, i) => `${p}.${i}`);
+  return [
+    ...stack('context_refiner', cfg.contextRefiners), ...stack('noise_refiner', cfg.noiseRefiners),
+    ...stack('ref_image_refiner', cfg.refRefiners), ...stack('layers', cfg.layers),
+  ];
+}
+
+type Stream = 'text' | 'noise' | 'ref';
+
+/**
+ * Emit blocks [range.first, range.end) of `omniGen2BlockPaths`, with the embedders in the first
+ * group and norm_out in the last. Before the main layers, each stream's state is named by the
+ * next block of that stream (its index clamped to the stream's blocks), so a group only takes and
+ * returns the streams it works on; the group holding layers.0 gathers the joint sequence.
+ * The whole range gives the full network with the OMNIGEN2_TRANSFORMER_IO interface.
+ */
+function emitOmniGen2(b: GraphBuilder, w: Weights, cfg: OmniGen2TransformerConfig, kind: AttentionKind, range: BlockRange): void {
+  const io = OMNIGEN2_TRANSFORMER_IO;
+  const gio = OMNIGEN2_GROUP_IO;
+  const H = cfg.hidden;
+  const C = cfg.contextRefiners;
+  const J = C + cfg.noiseRefiners + cfg.refRefiners;
+  const total = J + cfg.layers;
+  const first = range.first === 0;
+  const last = range.end === total;
+  const span: Record<Stream, [number, number]> = { text: [0, C], noise: [C, C + cfg.noiseRefiners], ref: [C + cfg.noiseRefiners, J] };
+  const stateName: Record<Stream, string> = { text: gio.textHidden, noise: gio.noiseHidden, ref: gio.refHidden };
+  const streamDims: Record<Stream, string[]> = { text: ['batch', 'text_len'], noise: ['batch', 'n_noise'], ref: ['n_refs', 'ref_len'] };
+  const at = (s: Stream, k: number) => blockStateName(stateName[s], Math.min(Math.max(k, span[s][0]), span[s][1]));
+
+  const pairs = cfg.headDim / 2;
+  const feedTypes: Record<string, [ElemType, Dim[]]> = {
+    [io.noiseTokens]: ['float32', ['batch', 'n_noise', cfg.tokenDim]],
+    [io.refTokens]: ['float32', ['n_refs', 'ref_len', cfg.tokenDim]],
+    [io.text]: ['float32', ['batch', 'text_len', cfg.textDim]],
+    [io.timestepProj]: ['float32', ['batch', cfg.timeFreqDim]],
+    [io.ropeCos]: ['float32', ['rope_rows', pairs]],
+    [io.ropeSin]: ['float32', ['rope_rows', pairs]],
+    [io.textRope]: ['int64', ['batch', 'text_len']],
+    [io.textMask]: ['int32', ['batch', 'text_len']],
+    [io.refRope]: ['int64', ['n_refs', 'ref_len']],
+    [io.refMask]: ['int32', ['n_refs', 'ref_len']],
+    [io.refSample]: ['int64', ['n_refs']],
+    [io.refImageIndex]: ['int64', ['n_refs']],
+    [io.noiseRope]: ['int64', ['batch', 'n_noise']],
+    [io.jointIndex]: ['int64', ['batch', 'seq']],
+    [io.jointRope]: ['int64', ['batch', 'seq']],
+    [io.jointMask]: ['int32', ['batch', 'seq']],
+    [io.outputIndex]: ['int64', ['batch', 'n_noise']],
+  };
+  const feeds = new Map<string, Value>();
+  /** A host feed, declared as a graph input on first use (the whole network declares all, in IO order). */
+  const feed = (name: string): Value => {
+    let v = feeds.get(name);
+    if (!v) {
+      const [type, dims] = feedTypes[name];
+      v = b.input(name, type, dims);
+      feeds.set(name, v);
+    }
+    return v;
+  };
+  if (first && last) for (const name of Object.keys(feedTypes)) feed(name);
+
+  const c: Ctx = { b, w, cfg, ropeCos: feed(io.ropeCos), ropeSin: feed(io.ropeSin), kind, one: b.constant(new Float32Array([1]), [], 'float32', 'one') };
+  const cur: Record<Stream, Value | null> = { text: null, noise: null, ref: null };
+  const changed = new Set<Stream>();
+  let joint: Value | null = null;
+  let tembAct: Value | null = null;
+  if (first) {
+    const te = 'time_caption_embed.timestep_embedder';
+    const t1 = linear(b, w, `${te}.linear_1`, feed(io.timestepProj));
+    const temb = linear(b, w, `${te}.linear_2`, b.scope(te, () => silu(b, t1)));
+    tembAct = b.scope('temb', () => silu(b, temb));
+    // Text: caption embedder (the context refiner has no modulation).
+    const ce = 'time_caption_embed.caption_embedder';
+    cur.text = linear(b, w, `${ce}.1`, rmsNorm(b, w, feed(io.text), `${ce}.0.weight`, cfg.normEps));
+    // Noise: x_embedder (one size per batch: no padding).
+    cur.noise = linear(b, w, 'x_embedder', feed(io.noiseTokens));
+    // References: own patch embedder + per-reference index embedding, refined one image per row.
+    const ref = linear(b, w, 'ref_image_patch_embedder', feed(io.refTokens));
+    cur.ref = b.scope('image_index_embedding', () => {
+      const rows = b.op('Gather', [weightF32(b, w, 'image_index_embedding'), feed(io.refImageIndex)], { axis: 0 });
+      return b.op('Add', [ref, b.op('Unsqueeze', [rows, b.ints([1])])], {}, { name: 'Add_index_embedding' });
+    });
+    for (const s of ['text', 'noise', 'ref'] as const) changed.add(s);
+  }
+  const temb = (): Value => (tembAct ??= b.input(gio.tembAct, 'float32', ['batch', cfg.timeEmbedDim]));
+  const stream = (s: Stream): Value => (cur[s] ??= b.input(at(s, range.first), 'float32', [...streamDims[s], H]));
+  let refTemb: Value | null = null;
+
+  for (let i = range.first; i < range.end; i++) {
+    if (i < C) {
+      cur.text = transformerBlock(c, `context_refiner.${i}`, stream('text'), { rope: feed(io.textRope), mask: feed(io.textMask), tembAct: null });
+      changed.add('text');
+    } else if (i < span.noise[1]) {
+      cur.noise = transformerBlock(c, `noise_refiner.${i - C}`, stream('noise'), { rope: feed(io.noiseRope), mask: null, tembAct: temb() });
+      changed.add('noise');
+    } else if (i < J) {
+      refTemb ??= b.scope('ref_image_refiner', () => b.op('Gather', [temb(), feed(io.refSample)], { axis: 0 }, { name: 'Gather_temb' }));
+      cur.ref = transformerBlock(c, `ref_image_refiner.${i - span.ref[0]}`, stream('ref'), { rope: feed(io.refRope), mask: feed(io.refMask), tembAct: refTemb });
+      changed.add('ref');
+    } else {
+      if (!joint) {
+        if (range.first <= J) {
+          // Joint sequence per sample, gathered from the pool of all stream tokens.
+          const [text, ref, noise] = [stream('text'), stream('ref'), stream('noise')];
+          joint = b.scope('joint', () => {
+            const flat = (x: Value, name: string) => b.op('Reshape', [x, b.ints([-1, H])], {}, { name: `Flatten_${name}` });
+            const pool = b.op('Concat', [flat(text, 'text'), flat(ref, 'refs'), flat(noise, 'noise')], { axis: 0 }, { name: 'Concat_pool' });
+            return b.op('Gather', [pool, feed(io.jointIndex)], { axis: 0 }, { name: 'Gather_joint' });
+          });
+        } else {
+          joint = b.input(blockStateName(gio.jointHidden, range.first), 'float32', ['batch', 'seq', H]);
+        }
+      }
+      joint = transformerBlock(c, `layers.${i - J}`, joint, { rope: feed(io.jointRope), mask: feed(io.jointMask), tembAct: temb() });
+    }
+  }
+
+  if (!last) {
+    if (joint) {
+      b.output(joint, blockStateName(gio.jointHidden, range.end), 'float32', ['batch', 'seq', H]);
+    } else {
+      for (const s of ['text', 'noise', 'ref'] as const) {
+        if (changed.has(s)) b.output(cur[s]!, at(s, range.end), 'float32', [...streamDims[s], H]);
+      }
+    }
+    if (first) b.output(tembAct!, gio.tembAct, 'float32', ['batch', cfg.timeEmbedDim]);
+    return;
+  }
+  // Noise tokens only, then norm_out (scale only) and the projection to patch tokens.
+  const hidden = joint!;
+  const out = b.scope('norm_out', () => {
+    const flat = b.op('Reshape', [hidden, b.ints([-1, H])], {}, { name: 'Flatten_joint' });
+    const tokens = b.op('Gather', [flat, feed(io.outputIndex)], { axis: 0 }, { name: 'Gather_noise_tokens' });
+    const ones = b.constant(new Float32Array(H).fill(1), [H], 'float32', 'norm_out_ones');
+    const n = b.op('LayerNormalization', [tokens, ones], { axis: -1, epsilon: float(NORM_OUT_EPS) });
+    const scale = linear(b, w, 'norm_out.linear_1', temb());
+    const s1 = b.op('Unsqueeze', [b.op('Add', [scale, c.one], {}, { name: 'OnePlus_scale' }), b.ints([1])]);
+    return b.op('Mul', [n, s1], {}, { name: 'Scale' });
+  });
+  const y = linear(b, w, 'norm_out.linear_2', out);
+  b.output(y, io.output, 'float32', ['batch', 'n_noise', cfg.patchSize * cfg.patchSize * cfg.outChannels]);
 }
 
 /**
@@ -384,72 +540,25 @@ export function buildOmniGen2Transformer(w: Weights, opts: OmniGen2TransformerBu
   const cfg = opts.config ?? readOmniGen2TransformerConfig(w);
   if (opts.config) validateOmniGen2TransformerWeights(w, cfg); // readOmniGen2TransformerConfig validates on its own
   const b = new GraphBuilder(opts.name ?? 'omnigen2_transformer', { architecture: 'OmniGen2Transformer2DModel', config: JSON.stringify(cfg), source: w.path });
-  const io = OMNIGEN2_TRANSFORMER_IO;
-  const H = cfg.hidden;
-  const pairs = cfg.headDim / 2;
-  const noise = b.input(io.noiseTokens, 'float32', ['batch', 'n_noise', cfg.tokenDim]);
-  const refs = b.input(io.refTokens, 'float32', ['n_refs', 'ref_len', cfg.tokenDim]);
-  const text = b.input(io.text, 'float32', ['batch', 'text_len', cfg.textDim]);
-  const tProj = b.input(io.timestepProj, 'float32', ['batch', cfg.timeFreqDim]);
-  const ropeCos = b.input(io.ropeCos, 'float32', ['rope_rows', pairs]);
-  const ropeSin = b.input(io.ropeSin, 'float32', ['rope_rows', pairs]);
-  const textRope = b.input(io.textRope, 'int64', ['batch', 'text_len']);
-  const textMask = b.input(io.textMask, 'int32', ['batch', 'text_len']);
-  const refRope = b.input(io.refRope, 'int64', ['n_refs', 'ref_len']);
-  const refMask = b.input(io.refMask, 'int32', ['n_refs', 'ref_len']);
-  const refSample = b.input(io.refSample, 'int64', ['n_refs']);
-  const refImageIndex = b.input(io.refImageIndex, 'int64', ['n_refs']);
-  const noiseRope = b.input(io.noiseRope, 'int64', ['batch', 'n_noise']);
-  const jointIndex = b.input(io.jointIndex, 'int64', ['batch', 'seq']);
-  const jointRope = b.input(io.jointRope, 'int64', ['batch', 'seq']);
-  const jointMask = b.input(io.jointMask, 'int32', ['batch', 'seq']);
-  const outputIndex = b.input(io.outputIndex, 'int64', ['batch', 'n_noise']);
+  emitOmniGen2(b, w, cfg, opts.attention ?? 'fused', { first: 0, end: omniGen2BlockPaths(cfg).length });
+  return b.build();
+}
 
-  const c: Ctx = { b, w, cfg, ropeCos, ropeSin, kind: opts.attention ?? 'fused', one: b.constant(new Float32Array([1]), [], 'float32', 'one') };
-
-  const te = 'time_caption_embed.timestep_embedder';
-  const t1 = linear(b, w, `${te}.linear_1`, tProj);
-  const temb = linear(b, w, `${te}.linear_2`, b.scope(te, () => silu(b, t1)));
-  const tembAct = b.scope('temb', () => silu(b, temb));
-
-  // Text: caption embedder, then the context refiner (no modulation).
-  const ce = 'time_caption_embed.caption_embedder';
-  let txt = linear(b, w, `${ce}.1`, rmsNorm(b, w, text, `${ce}.0.weight`, cfg.normEps));
-  txt = blockStack(c, 'context_refiner', cfg.contextRefiners, txt, { rope: textRope, mask: textMask, tembAct: null });
-
-  // Noise: x_embedder, noise refiner (one size per batch: no padding).
-  let img = linear(b, w, 'x_embedder', noise);
-  img = blockStack(c, 'noise_refiner', cfg.noiseRefiners, img, { rope: noiseRope, mask: null, tembAct });
-
-  // References: own patch embedder + per-reference index embedding, refined one image per row.
-  let ref = linear(b, w, 'ref_image_patch_embedder', refs);
-  ref = b.scope('image_index_embedding', () => {
-    const rows = b.op('Gather', [weightF32(b, w, 'image_index_embedding'), refImageIndex], { axis: 0 });
-    return b.op('Add', [ref, b.op('Unsqueeze', [rows, b.ints([1])])], {}, { name: 'Add_index_embedding' });
-  });
-  const refTemb = b.scope('ref_image_refiner', () => b.op('Gather', [tembAct, refSample], { axis: 0 }, { name: 'Gather_temb' }));
-  ref = blockStack(c, 'ref_image_refiner', cfg.refRefiners, ref, { rope: refRope, mask: refMask, tembAct: refTemb });
-
-  // Joint sequence per sample, gathered from the pool of all stream tokens.
-  const joint = b.scope('joint', () => {
-    const flat = (x: Value, name: string) => b.op('Reshape', [x, b.ints([-1, H])], {}, { name: `Flatten_${name}` });
-    const pool = b.op('Concat', [flat(txt, 'text'), flat(ref, 'refs'), flat(img, 'noise')], { axis: 0 }, { name: 'Concat_pool' });
-    return b.op('Gather', [pool, jointIndex], { axis: 0 }, { name: 'Gather_joint' });
-  });
-  const hidden = blockStack(c, 'layers', cfg.layers, joint, { rope: jointRope, mask: jointMask, tembAct });
-
-  // Noise tokens only, then norm_out (scale only) and the projection to patch tokens.
-  const out = b.scope('norm_out', () => {
-    const flat = b.op('Reshape', [hidden, b.ints([-1, H])], {}, { name: 'Flatten_joint' });
-    const tokens = b.op('Gather', [flat, outputIndex], { axis: 0 }, { name: 'Gather_noise_tokens' });
-    const ones = b.constant(new Float32Array(H).fill(1), [H], 'float32', 'norm_out_ones');
-    const n = b.op('LayerNormalization', [tokens, ones], { axis: -1, epsilon: float(NORM_OUT_EPS) });
-    const scale = linear(b, w, 'norm_out.linear_1', tembAct);
-    const s1 = b.op('Unsqueeze', [b.op('Add', [scale, c.one], {}, { name: 'OnePlus_scale' }), b.ints([1])]);
-    return b.op('Mul', [n, s1], {}, { name: 'Scale' });
-  });
-  const y = linear(b, w, 'norm_out.linear_2', out);
-  b.output(y, io.output, 'float32', ['batch', 'n_noise', cfg.patchSize * cfg.patchSize * cfg.outChannels]);
+/**
+ * One group of a streamed transformer: blocks [range.first, range.end) of `omniGen2BlockPaths`.
+ * Inputs: the `omniGen2Feeds` tensors its blocks use, `temb_act` (all but the first group) and the
+ * states earlier groups returned (OMNIGEN2_GROUP_IO + `blockStateName`); the last group returns
+ * the OMNIGEN2_TRANSFORMER_IO output.
+ */
+export function buildOmniGen2TransformerGroup(w: Weights, range: BlockRange, opts: OmniGen2TransformerBuildOptions = {}): BuiltModel {
+  const cfg = opts.config ?? readOmniGen2TransformerConfig(w);
+  if (opts.config) validateOmniGen2TransformerWeights(w, cfg);
+  const total = omniGen2BlockPaths(cfg).length;
+  if (!Number.isInteger(range.first) || !Number.isInteger(range.end) || range.first < 0 || range.end > total || range.first >= range.end) {
+    throw new Error(`OmniGen2 transformer block group [${range.first}, ${range.end}) is not a non-empty range of the ${total} blocks`);
+  }
+  const b = new GraphBuilder(opts.name ?? `omnigen2_transformer_blocks_${range.first}_${range.end}`, { architecture: 'OmniGen2Transformer2DModel', config: JSON.stringify(cfg), source: w.path });
+  emitOmniGen2(b, w, cfg, opts.attention ?? 'fused', range);
   return b.build();
 }
 
@@ -687,6 +796,23 @@ export interface OmniGen2TransformerCreateOptions extends Partial<Omit<SessionOp
   config?: OmniGen2TransformerConfig;
   /** Default: `defaultAttentionFor(ep)`. */
   attention?: AttentionKind;
+  /**
+   * Split the blocks (`omniGen2BlockPaths`) into this many contiguous groups of about equal
+   * bytes, one graph each, run in sequence every forward (`splitBlockGroups`, the memory planner's
+   * split). Default 1: the whole network in one graph.
+   */
+  streamGroups?: number;
+  /**
+   * Weight bytes of every block in execution order as the planner priced them
+   * (`NetworkMemoryModel.blockBytes(choice, device)`), so the groups are the planned ones.
+   * Default: the bytes stored in the checkpoint.
+   */
+  blockBytes?: readonly number[];
+  /**
+   * With streamGroups ≥ 2: keep every group's session between forwards. Default false: each
+   * forward creates, runs and releases one group's session at a time (peak weights = one group).
+   */
+  keepGroupsResident?: boolean;
 }
 
 /** A built and loaded OmniGen2 transformer; one `forward` per model evaluation. */
@@ -694,20 +820,37 @@ export class OmniGen2Transformer {
   private constructor(
     readonly config: OmniGen2TransformerConfig,
     readonly model: Pick<BuiltModel, 'name' | 'parameterCount' | 'externalBytes' | 'nodeCount'>,
-    private readonly session: NetSession,
+    /** Block groups, one graph each (a single group: the whole network). */
+    readonly groups: readonly BlockGroup[],
+    private readonly runner: BlockGroupRunner,
   ) {}
 
   static async create(w: Weights, opts: OmniGen2TransformerCreateOptions): Promise<OmniGen2Transformer> {
-    const { config, attention: kind, ...sessionOpts } = opts;
+    const { config, attention, streamGroups, blockBytes, keepGroupsResident, ...sessionOpts } = opts;
     const cfg = config ?? readOmniGen2TransformerConfig(w);
-    const built = buildOmniGen2Transformer(w, { config: cfg, attention: kind ?? defaultAttentionFor(opts.ep) });
-    const session = await createSession(built, sessionOpts);
-    const { name, parameterCount, externalBytes, nodeCount } = built;
-    return new OmniGen2Transformer(cfg, { name, parameterCount, externalBytes, nodeCount }, session);
+    const kind = attention ?? defaultAttentionFor(opts.ep);
+    const paths = omniGen2BlockPaths(cfg);
+    const groups = planBlockGroups(paths.length, streamGroups ?? 1, blockBytes ?? storedBlockBytes(w, paths), 'OmniGen2 transformer');
+    const graphs = groups.length === 1
+      ? [buildOmniGen2Transformer(w, { config: cfg, attention: kind })]
+      : groups.map((g) => buildOmniGen2TransformerGroup(w, g, { config: cfg, attention: kind }));
+    const runner = await BlockGroupRunner.create(graphs, { ...sessionOpts, ep: opts.ep, resident: groups.length === 1 || keepGroupsResident === true });
+    const model = {
+      name: groups.length === 1 ? graphs[0].name : `omnigen2_transformer (${groups.length} block groups)`,
+      parameterCount: graphs.reduce((a, g) => a + g.parameterCount, 0),
+      externalBytes: graphs.reduce((a, g) => a + g.externalBytes, 0),
+      nodeCount: graphs.reduce((a, g) => a + g.nodeCount, 0),
+    };
+    return new OmniGen2Transformer(cfg, model, groups, runner);
   }
 
   get ep(): ExecutionProvider {
-    return this.session.ep;
+    return this.runner.ep;
+  }
+
+  /** Group sessions live now / at most so far, created and released (streaming recreates them every forward). */
+  get sessionCounts(): Readonly<GroupSessionCounts> {
+    return { ...this.runner.counts };
   }
 
   /** The predicted velocity for the noise latents, [B, out_channels, height, width]. */
@@ -715,7 +858,7 @@ export class OmniGen2Transformer {
     const cfg = this.config;
     const { feeds } = omniGen2Feeds(cfg, inp);
     const io = OMNIGEN2_TRANSFORMER_IO;
-    const out = await this.session.run(feeds, [io.output]);
+    const out = await this.runner.run(feeds, [io.output]);
     const tokens = out[io.output].data as Float32Array;
     const B = inp.timesteps.length;
     const p = cfg.patchSize;
@@ -731,6 +874,6 @@ export class OmniGen2Transformer {
   }
 
   async release(): Promise<void> {
-    await this.session.release();
+    await this.runner.release();
   }
 }
