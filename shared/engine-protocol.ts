@@ -2,6 +2,7 @@
 // runtime schemas: both sides validate what they receive.
 import { z } from 'zod';
 import { GenerateRequestSchema } from './backbone-params.js';
+import { JobMemoryOptionsSchema } from './memory-options.js';
 
 export const EP_PREFERENCES = ['auto', 'cpu', 'webgpu', 'dml', 'cuda', 'coreml'] as const;
 export type EpPreference = (typeof EP_PREFERENCES)[number];
@@ -34,6 +35,8 @@ export const JobEnvironmentSchema = z.object({
   appVersion: z.string().default('0.0.0'),
   /** Marks results of the built-in demo model (random weights). */
   demo: z.boolean().default(false),
+  /** Memory budget and plan overrides (the engine plans the job and executes that plan). */
+  memory: JobMemoryOptionsSchema.optional(),
 });
 export type JobEnvironment = z.infer<typeof JobEnvironmentSchema>;
 

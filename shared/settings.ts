@@ -25,8 +25,11 @@ export const SettingsSchema = z.object({
   activeLora: z.object({ uno: z.string().nullable(), omnigen2: z.string().nullable() }).default({ uno: null, omnigen2: null }),
   loraScale: z.number().min(0).max(2).default(1),
   devicePreference: z.enum(EP_PREFERENCES).default('auto'),
-  /** GPU memory budget in GiB; null = read from the device when possible. */
-  memoryBudgetGiB: z.number().min(1).max(512).nullable().default(null),
+  /**
+   * Memory budget in GiB for the chosen device (GPU memory, or RAM on the CPU); null = read from the
+   * device when possible. The floor is low on purpose (a tiny budget shows the guardrail on the demo model).
+   */
+  memoryBudgetGiB: z.number().min(0.125).max(512).nullable().default(null),
   theme: z.enum(THEMES).default('system'),
   /** Use the built-in demo model (random weights) when real checkpoints are missing. */
   useDemoModel: z.boolean().default(false),

@@ -76,6 +76,75 @@ export interface DeviceInfo {
   auto?: boolean;
 }
 
+/** What a memory estimate is asked for: the request's shape (device and budget come from the settings). */
+export interface PlanQuery {
+  backbone: BackboneId;
+  width: number;
+  height: number;
+  /** Number of reference images. */
+  references: number;
+}
+
+/** Where the memory budget came from. */
+export type BudgetSource = 'setting' | 'nvidia-smi' | 'system-ram' | 'assumed';
+
+export interface BudgetInfo {
+  bytes: number;
+  source: BudgetSource;
+  /** What was read and the margin taken off, e.g. "nvidia-smi: 16376 MiB total, 612 MiB in use, 512 MiB margin". */
+  detail: string;
+}
+
+/** One component of a planned phase (a subset of the engine's MemoryPlan, as JSON). */
+export interface PlanComponentEstimate {
+  id: string;
+  precision: string;
+  quantizeModulation: boolean;
+  weightBytes: number;
+}
+
+export interface PlanPhaseEstimate {
+  name: string;
+  components: PlanComponentEstimate[];
+  residentWeightBytes: number;
+  activationBytes: number;
+  activationPeakAt: string;
+  peakBytes: number;
+}
+
+/** The memory planner's plan (JSON; the engine's MemoryPlan carries at least these fields). */
+export interface MemoryPlanEstimate {
+  backbone: BackboneId;
+  device: 'cpu' | 'gpu';
+  budgetBytes: number;
+  reserveBytes: number;
+  fits: boolean;
+  peakBytes: number;
+  residency: 'all-resident' | 'one-phase-at-a-time' | 'dit-streamed';
+  streamGroups?: number;
+  phases: PlanPhaseEstimate[];
+  gaveUp: string[];
+  notes: string[];
+  reason?: string;
+  /** The request as planned, with the planner's defaults filled in. */
+  request: { width: number; height: number; references: number; referenceSize: number; batch: number; cfgPasses: number };
+}
+
+/** The answer of `planRequest`: the plan, the budget it was made for and the execution provider. */
+export interface PlanAnswer {
+  plan: MemoryPlanEstimate;
+  budget: BudgetInfo;
+  /** The execution provider the job will use (the preference resolved against the probe). */
+  ep: string;
+  /** Set when the chosen provider does not work here and the CPU is planned instead. */
+  deviceWarning?: string;
+}
+
+export interface GenerateOptions {
+  /** Run even when the memory plan does not fit the budget. */
+  loadAnyway?: boolean;
+}
+
 /** Events the app pushes to the renderer besides engine events. */
 export type AppEvent =
   | { type: 'settings-changed'; settings: Settings }
@@ -90,11 +159,20 @@ export interface UmoApi {
   updateSettings(patch: SettingsPatch): Promise<Settings>;
   getModelStatus(backbone: BackboneId): Promise<ModelStatus>;
   listDevices(): Promise<DeviceInfo[]>;
+  /**
+   * Memory estimate for a request before anything loads: the planner over the checkpoint headers, for
+   * the settings' device and budget. Rejects with the list of missing files when models are missing.
+   */
+  planRequest(query: PlanQuery): Promise<PlanAnswer>;
   /** Store a reference image (validated and decoded by the app); bytes in web mode, a path on desktop. */
   importReference(input: { name: string; bytes: Uint8Array } | { path: string }): Promise<ReferenceImage>;
   /** Use a previous result as a reference image. */
   referenceFromResult(jobId: string): Promise<ReferenceImage>;
-  generate(request: GenerateRequestInput): Promise<{ jobId: string }>;
+  /**
+   * Queue a generation. The engine plans it for the settings' budget and refuses a plan that does not
+   * fit unless `loadAnyway` is set (the user's answer to the guardrail).
+   */
+  generate(request: GenerateRequestInput, options?: GenerateOptions): Promise<{ jobId: string }>;
   cancel(jobId: string): Promise<void>;
   listHistory(): Promise<HistoryItem[]>;
   /** Validate and remember a LoRA checkpoint (desktop: opens a file dialog when no path is given). */
@@ -123,12 +201,18 @@ export const ApiArgSchemas = {
   updateSettings: z.tuple([SettingsPatchSchema]),
   getModelStatus: z.tuple([z.enum(['uno', 'omnigen2'])]),
   listDevices: z.tuple([]),
+  planRequest: z.tuple([z.object({
+    backbone: z.enum(['uno', 'omnigen2']),
+    width: z.number().int().min(16).max(8192),
+    height: z.number().int().min(16).max(8192),
+    references: z.number().int().min(0).max(16),
+  })]),
   importReference: z.tuple([z.union([
     z.object({ name: z.string().min(1).max(255), bytes: z.instanceof(Uint8Array) }),
     z.object({ path: z.string().min(1) }),
   ])]),
   referenceFromResult: z.tuple([z.string().min(1)]),
-  generate: z.tuple([GenerateRequestSchema]),
+  generate: z.tuple([GenerateRequestSchema, z.object({ loadAnyway: z.boolean().optional() }).strict().optional()]),
   cancel: z.tuple([z.string().min(1)]),
   listHistory: z.tuple([]),
   addLora: z.tuple([z.object({

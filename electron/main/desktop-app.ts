@@ -109,9 +109,10 @@ export function startDesktopApp(deps: DesktopDeps): DesktopApp {
       updateSettings: (patch) => svc.updateSettings(patch),
       getModelStatus: (b) => svc.getModelStatus(b),
       listDevices: () => svc.listDevices(),
+      planRequest: (query) => svc.planRequest(query),
       importReference: (input) => svc.importReference(input),
       referenceFromResult: (jobId) => svc.referenceFromResult(jobId),
-      generate: (request) => svc.generate(request),
+      generate: (request, options) => svc.generate(request, options),
       cancel: (jobId) => svc.cancel(jobId),
       listHistory: () => svc.listHistory(),
       addLora: async (input) => {

@@ -11,7 +11,7 @@ const { contextBridge, ipcRenderer, webUtils } = require('electron') as typeof i
 
 /** The request channels; kept equal to ApiArgSchemas' keys by the compile-time check below. */
 const PRELOAD_CHANNELS = [
-  'getAppInfo', 'getSettings', 'updateSettings', 'getModelStatus', 'listDevices', 'importReference',
+  'getAppInfo', 'getSettings', 'updateSettings', 'getModelStatus', 'listDevices', 'planRequest', 'importReference',
   'referenceFromResult', 'generate', 'cancel', 'listHistory', 'addLora', 'setActiveLora', 'revealResult',
   'installDemoModel', 'chooseFolder',
 ] as const satisfies readonly ApiChannel[];

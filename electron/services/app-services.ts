@@ -8,14 +8,16 @@ import type { GenerateRequestInput } from '../../shared/backbone-params.js';
 import type { BackboneId } from '../../shared/model-manifests.js';
 import type { LoraEntry, Settings, SettingsPatch } from '../../shared/settings.js';
 import type {
-  AppInfo, DeviceInfo, HistoryItem, ModelStatus, ReferenceImage, UmoApi, UmoEvent,
+  AppInfo, DeviceInfo, GenerateOptions, HistoryItem, ModelStatus, PlanAnswer, PlanQuery, ReferenceImage, UmoApi, UmoEvent,
 } from '../../shared/umo-api.js';
+import type { GpuMemoryResult } from '../engine/runtime/device-budget.js';
 import { appPaths, type AppPaths } from './app-paths.js';
 import { installDemoKit } from './demo-model.js';
 import { EngineHost, forkEngineProcess, packageRoot, type SpawnEngine } from './engine-host.js';
 import { JobService, type InterruptedJob } from './job-service.js';
 import { LoraRegistry } from './lora-registry.js';
 import { ModelStatusService } from './model-status-service.js';
+import { PlanService, resolveDevice } from './plan-service.js';
 import { ReferenceStore } from './reference-store.js';
 import { UserInputError } from './service-errors.js';
 import { JsonSettingsService, parseSettingsPatch, type SettingsStore } from './settings-service.js';
@@ -38,6 +40,8 @@ export interface AppServicesOptions {
   /** How long `listDevices` waits for the engine's probe. */
   probeTimeoutMs?: number;
   cancelDeadlineMs?: number;
+  /** GPU memory reader for budgets (default nvidia-smi); tests pass a fake. */
+  readGpuMemory?: () => Promise<GpuMemoryResult>;
 }
 
 /** The request half of UmoApi (what IPC and HTTP dispatch to), plus the host-facing extras. */
@@ -52,6 +56,7 @@ export interface AppServices extends AppServiceApi {
   readonly models: ModelStatusService;
   readonly jobs: JobService;
   readonly engine: EngineHost;
+  readonly plans: PlanService;
   /** Every UmoEvent (engine events, history-added, settings-changed) as 'event'. */
   readonly events: EventEmitter<{ event: [UmoEvent] }>;
   /** Subscribe to events; returns the unsubscribe function. */
@@ -101,6 +106,31 @@ export async function createAppServices(opts: AppServicesOptions): Promise<AppSe
   const loras = new LoraRegistry({ settings, uploadDir: paths.lorasDir });
   const models = new ModelStatusService({ getSettings: () => settings.get(), demoModelsDir: paths.demoModelsDir, dataDir: paths.dataDir, hfCache: opts.hfCache });
   const engine = new EngineHost(opts.spawnEngine ?? (() => forkEngineProcess()), { cancelDeadlineMs: opts.cancelDeadlineMs });
+
+  // The engine's device probe: once per engine process (a restart probes again), shared by every
+  // caller. When the preference the user chose does not work here, say so once per probe.
+  let probe: Promise<DeviceInfo[]> | null = null;
+  engine.on('restart', () => { probe = null; });
+  const probeDevices = (): Promise<DeviceInfo[]> => {
+    if (probe) return probe;
+    const timeoutMs = opts.probeTimeoutMs ?? 60_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the engine did not report its devices within ${timeoutMs / 1000} s`)), timeoutMs);
+    });
+    const p = Promise.race([engine.probe(), timeout]).finally(() => clearTimeout(timer));
+    probe = p;
+    p.then((devices) => {
+      const warning = resolveDevice(settings.get().devicePreference, devices).warning;
+      if (warning) emit({ type: 'warning', message: warning });
+    }, () => { if (probe === p) probe = null; });
+    return p;
+  };
+
+  const plans = new PlanService({
+    getSettings: () => settings.get(), demoModelsDir: paths.demoModelsDir, demoAvailable: () => models.demoAvailable(),
+    hfCache: opts.hfCache, listDevices: probeDevices, readGpuMemory: opts.readGpuMemory,
+  });
   const jobs = new JobService({
     host: engine, settings, paths, references, appVersion, hfCache: opts.hfCache,
     outputUrl: (file) => fileUrl('outputs', path.basename(file)),
@@ -119,7 +149,7 @@ export async function createAppServices(opts: AppServicesOptions): Promise<AppSe
   };
 
   const services: AppServices = {
-    mode: opts.mode, paths, settings, references, loras, models, jobs, engine, events, startupWarnings,
+    mode: opts.mode, paths, settings, references, loras, models, jobs, engine, plans, events, startupWarnings,
 
     subscribe(listener) {
       events.on('event', listener);
@@ -164,16 +194,11 @@ export async function createAppServices(opts: AppServicesOptions): Promise<AppSe
     },
 
     async listDevices(): Promise<DeviceInfo[]> {
-      const timeoutMs = opts.probeTimeoutMs ?? 60_000;
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`the engine did not report its devices within ${timeoutMs / 1000} s`)), timeoutMs);
-      });
-      try {
-        return await Promise.race([engine.probe(), timeout]);
-      } finally {
-        clearTimeout(timer);
-      }
+      return probeDevices();
+    },
+
+    async planRequest(query: PlanQuery): Promise<PlanAnswer> {
+      return plans.plan(query);
     },
 
     async importReference(input): Promise<ReferenceImage> {
@@ -186,8 +211,11 @@ export async function createAppServices(opts: AppServicesOptions): Promise<AppSe
       return references.importFile(r.file, r.name);
     },
 
-    async generate(request: GenerateRequestInput): Promise<{ jobId: string }> {
-      return jobs.generate(request);
+    async generate(request: GenerateRequestInput, options?: GenerateOptions): Promise<{ jobId: string }> {
+      jobs.resolveRequest(request); // bad input fails before the device probe and budget reading
+      // The engine plans the job for the same budget the estimate used (setting, else the device's).
+      const memory = await plans.jobMemory();
+      return jobs.generate(request, { ...memory, ...(options?.loadAnyway ? { loadAnyway: true } : {}) });
     },
 
     async cancel(jobId: string): Promise<void> {

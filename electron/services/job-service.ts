@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseGenerateRequest, type GenerateRequest } from '../../shared/backbone-params.js';
 import type { EngineEvent, JobEnvironment } from '../../shared/engine-protocol.js';
+import type { JobMemoryOptions } from '../../shared/memory-options.js';
 import type { BackboneId } from '../../shared/model-manifests.js';
 import type { HistoryItem, UmoEvent } from '../../shared/umo-api.js';
 import type { AppPaths } from './app-paths.js';
@@ -121,10 +122,12 @@ export class JobService {
     return request;
   }
 
-  generate(input: unknown): { jobId: string } {
+  /** Queue a job; `memory` (budget, "load anyway") goes into its environment for the engine's plan. */
+  generate(input: unknown, memory?: JobMemoryOptions): { jobId: string } {
     if (this.closed) throw new Error('the app is shutting down');
     const request = this.resolveRequest(input);
     const env = this.environment(request.backbone);
+    if (memory) env.memory = memory;
     const jobId = `job-${Date.now().toString(36)}-${crypto.randomBytes(3).toString('hex')}`;
     this.jobs.set(jobId, { jobId, request, started: false, finished: false });
     this.journal({ event: 'queued', jobId, t: Date.now(), backbone: request.backbone, prompt: request.prompt.slice(0, 200) });

@@ -16,7 +16,7 @@ import useMediaQuery from '@mui/material/useMediaQuery';
 import { ThemeProvider } from '@mui/material/styles';
 import SettingsOutlined from '@mui/icons-material/SettingsOutlined';
 import type { BackboneId } from '../../shared/model-manifests.js';
-import type { HistoryItem } from '../../shared/umo-api.js';
+import type { HistoryItem, PlanAnswer, PlanQuery } from '../../shared/umo-api.js';
 import { useUmo } from './api/api-context.js';
 import { errorMessage } from './api/file-source.js';
 import {
@@ -29,11 +29,15 @@ import { useAppData, type AppData } from './useAppData.js';
 import { useJob } from './useJob.js';
 import { useReferences, type SlotsUpdater } from './useReferences.js';
 import { useUmoEvents } from './useUmoEvents.js';
+import { usePlan } from './usePlan.js';
+import { devicePreferenceProblem } from './statusText.js';
 import { BackboneToggle } from './components/BackboneToggle.js';
 import { EmptyState } from './components/EmptyState.js';
 import { GenerateBar } from './components/GenerateBar.js';
 import { HistoryStrip, historyKey } from './components/HistoryStrip.js';
 import { LoraPicker } from './components/LoraPicker.js';
+import { MemoryGuardrail } from './components/MemoryGuardrail.js';
+import { PlanEstimate } from './components/PlanEstimate.js';
 import { ModelSetup } from './components/ModelSetup.js';
 import { OmniGen2Params, UnoParams } from './components/ParamsPanel.js';
 import { ProgressBar } from './components/ProgressBar.js';
@@ -84,6 +88,7 @@ function Studio({ data }: { data: AppData }) {
   const job = useJob();
 
   const demoActive = !!data.modelStatus?.demoAvailable && settings.useDemoModel;
+  const fields = backbone === 'uno' ? form.uno : form.omnigen2;
   const limits = sizeLimits(backbone, demoActive);
   const setSlots: SlotsUpdater = useCallback((update) => setForm((f) => ({ ...f, slots: update(f.slots) })), []);
   const imports = useReferences(backbone, form.slots, setSlots);
@@ -121,13 +126,26 @@ function Studio({ data }: { data: AppData }) {
   const problems = validateRequest(request, limits);
   const lastSeed = job.lastSeed ?? data.history.at(-1)?.result.seed ?? null;
 
+  // The memory estimate of this request (when the models are there to read).
+  const status0 = data.modelStatus;
+  const modelsReadable = demoActive || (!!status0 && status0.backbone === backbone && status0.ready);
+  const referenceCount = filledReferences(form.slots).length;
+  const planQuery: PlanQuery | null = modelsReadable ? { backbone, width: fields.width, height: fields.height, references: referenceCount } : null;
+  const plan = usePlan(planQuery, settings);
+  const [guardrail, setGuardrail] = useState<PlanAnswer | null>(null);
+
   // Keyboard shortcuts, paste and menu commands read the latest state through refs.
-  const latest = useRef({ request, problems, job, dialogsOpen: false });
-  latest.current = { request, problems, job, dialogsOpen: settingsOpen || setupOpen };
-  const generate = useCallback(() => {
-    const { request: r, problems: p, job: j } = latest.current;
+  const latest = useRef({ request, problems, job, plan, dialogsOpen: false });
+  latest.current = { request, problems, job, plan, dialogsOpen: settingsOpen || setupOpen || guardrail !== null };
+  /** Start the job; a plan that does not fit asks first (unless the user chose "Load anyway"). */
+  const generate = useCallback((loadAnyway = false) => {
+    const { request: r, problems: p, job: j, plan: pl } = latest.current;
     if (j.job || p.length > 0) return;
-    void j.start(r);
+    if (!loadAnyway && pl.answer && !pl.answer.plan.fits && !pl.pending) {
+      setGuardrail(pl.answer);
+      return;
+    }
+    void j.start(r, loadAnyway ? { loadAnyway: true } : undefined);
   }, []);
   const cancel = useCallback(() => latest.current.job.cancel(), []);
 
@@ -137,7 +155,7 @@ function Studio({ data }: { data: AppData }) {
       if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
         e.preventDefault();
         // Let a field that commits on Enter update the form first.
-        setTimeout(generate, 0);
+        setTimeout(() => generate(), 0);
       } else if (e.key === 'Escape' && !e.defaultPrevented && latest.current.job.job && !inPopup(e.target)) {
         cancel();
       }
@@ -170,7 +188,6 @@ function Studio({ data }: { data: AppData }) {
   };
   const patchUno = (patch: Partial<UnoFields>) => setForm((f) => ({ ...f, uno: { ...f.uno, ...patch } }));
   const patchOmni = (patch: Partial<OmniGen2Fields>) => setForm((f) => ({ ...f, omnigen2: { ...f.omnigen2, ...patch } }));
-  const fields = backbone === 'uno' ? form.uno : form.omnigen2;
   const setSize = (s: { width: number; height: number }) => (backbone === 'uno' ? patchUno(s) : patchOmni(s));
 
   const reuseSettings = async (item: HistoryItem) => {
@@ -188,6 +205,7 @@ function Studio({ data }: { data: AppData }) {
   };
 
   const status = data.modelStatus;
+  const deviceProblem = devicePreferenceProblem(settings, data.devices);
   const showEmpty = !selected && status !== null && status.backbone === backbone && !status.ready && !demoActive;
 
   return (
@@ -225,8 +243,9 @@ function Studio({ data }: { data: AppData }) {
               onChange={(v) => setForm((f) => ({ ...f, seed: v.seed ?? f.seed, randomSeed: v.random ?? f.randomSeed }))} />
             <LoraPicker backbone={backbone} settings={settings} mode={appMode} updateSettings={data.updateSettings} applySettings={data.applySettings} />
           </Box>
-          <Box sx={{ p: 2, borderTop: 1, borderColor: 'divider', bgcolor: 'background.paper' }}>
-            <GenerateBar running={!!job.job} cancelling={!!job.job?.cancelling} problems={problems} onGenerate={generate} onCancel={cancel} />
+          <Box sx={{ p: 2, borderTop: 1, borderColor: 'divider', bgcolor: 'background.paper', display: 'grid', gap: 1 }}>
+            <PlanEstimate state={plan} />
+            <GenerateBar running={!!job.job} cancelling={!!job.job?.cancelling} problems={problems} onGenerate={() => generate()} onCancel={cancel} />
           </Box>
         </Box>
 
@@ -235,7 +254,12 @@ function Studio({ data }: { data: AppData }) {
           {job.error && <Alert severity="error" onClose={job.dismissError} sx={{ whiteSpace: 'pre-wrap' }}>{job.error}</Alert>}
           {appError && <Alert severity="error" onClose={() => setAppError(null)}>{appError}</Alert>}
           {job.notice && <Alert severity="info" onClose={job.dismissNotice}>{job.notice}</Alert>}
-          {job.warnings.length > 0 && <Alert severity="warning">{job.warnings.join(' ')}</Alert>}
+          {deviceProblem && <Alert severity="warning" aria-label="Device warning">{deviceProblem}</Alert>}
+          {job.warnings.length > 0 && (
+            <Alert severity="warning" aria-label="Job warnings">
+              {job.warnings.map((w) => <div key={w}>{w}</div>)}
+            </Alert>
+          )}
           {data.modelStatusError && !setupOpen && <Alert severity="warning">Could not check the models: {data.modelStatusError}</Alert>}
           {selected ? (
             <ResultPanel item={selected} mode={appMode} onUseAsReference={(id) => imports.importResult(id)} onReuseSettings={(item) => void reuseSettings(item)} />
@@ -253,6 +277,8 @@ function Studio({ data }: { data: AppData }) {
       <StatusLine backbone={backbone} settings={settings} devices={data.devices} status={status} statusError={data.modelStatusError}
         appInfo={data.appInfo} demoActive={demoActive} onOpenSetup={() => setSetupOpen(true)} onUseOwnModels={useOwnModels} />
 
+      <MemoryGuardrail answer={guardrail} onCancel={() => setGuardrail(null)}
+        onLoadAnyway={() => { setGuardrail(null); generate(true); }} />
       <SettingsDialog open={settingsOpen} settings={settings} devices={data.devices} onClose={() => setSettingsOpen(false)} onSave={data.updateSettings} />
       <ModelSetup open={setupOpen} backbone={backbone} status={status} statusError={data.modelStatusError} settings={settings}
         onClose={() => setSetupOpen(false)} onRescan={data.refreshModelStatus} onSaveSettings={data.updateSettings}

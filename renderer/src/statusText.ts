@@ -13,6 +13,19 @@ export function deviceText(settings: Settings, devices: DeviceInfo[] | null): st
   return chosen ? `${chosen.ep} (auto)` : 'unknown';
 }
 
+/**
+ * Why the chosen device is not used (an explicit choice whose probe failed or that is not available
+ * here), or null. Jobs then run on the CPU: the app says so instead of silently running slower.
+ */
+export function devicePreferenceProblem(settings: Settings, devices: DeviceInfo[] | null): string | null {
+  const pref = settings.devicePreference;
+  if (!devices || devices.length === 0 || pref === 'auto' || pref === 'cpu') return null;
+  const d = devices.find((x) => x.ep === pref);
+  if (d?.works) return null;
+  const why = !d ? 'not reported by the engine' : d.available ? `it failed: ${d.detail}` : `not available: ${d.detail}`;
+  return `The chosen device ${pref} does not work here (${why}); generations use the CPU. Choose another device in Settings.`;
+}
+
 export function modelsText(status: ModelStatus | null, error: string | null): string {
   if (error) return `models: check failed (${error})`;
   if (!status) return 'models: checking…';

@@ -2,6 +2,7 @@
 import { useCallback, useRef, useState } from 'react';
 import type { GenerateRequestInput } from '../../shared/backbone-params.js';
 import type { GenerationResult, Phase } from '../../shared/engine-protocol.js';
+import type { GenerateOptions } from '../../shared/umo-api.js';
 import { useUmo } from './api/api-context.js';
 import { errorMessage } from './api/file-source.js';
 import { useUmoEvents } from './useUmoEvents.js';
@@ -23,7 +24,7 @@ export interface JobState {
   notice: string | null;
   warnings: string[];
   lastSeed: number | null;
-  start(request: GenerateRequestInput): Promise<void>;
+  start(request: GenerateRequestInput, options?: GenerateOptions): Promise<void>;
   cancel(): void;
   dismissError(): void;
   dismissNotice(): void;
@@ -44,7 +45,7 @@ export function useJob(onDone?: (jobId: string, result: GenerationResult) => voi
     setJob(next);
   };
 
-  const start = useCallback(async (request: GenerateRequestInput) => {
+  const start = useCallback(async (request: GenerateRequestInput, options?: GenerateOptions) => {
     if (jobRef.current) return;
     setError(null);
     setNotice(null);
@@ -52,7 +53,7 @@ export function useJob(onDone?: (jobId: string, result: GenerationResult) => voi
     cancelPending.current = false;
     update({ jobId: null, phase: 'queued', step: 0, total: 0, etaMs: null, cancelling: false });
     try {
-      const { jobId } = await api.generate(request);
+      const { jobId } = await (options ? api.generate(request, options) : api.generate(request));
       const cur = jobRef.current as JobProgress | null; // may have changed while awaiting
       if (cur && cur.jobId === null) update({ ...cur, jobId });
       if (cancelPending.current) void api.cancel(jobId).catch(() => undefined);
@@ -89,12 +90,13 @@ export function useJob(onDone?: (jobId: string, result: GenerationResult) => voi
         update({ ...base, phase: ev.phase, step: ev.step, total: ev.total, etaMs: ev.etaMs });
         break;
       case 'warning':
-        setWarnings((w) => [...w, ev.message]);
+        setWarnings((w) => (w.includes(ev.message) ? w : [...w, ev.message]));
         break;
       case 'done':
         update(null);
         setLastSeed(ev.result.seed);
-        if (ev.result.warnings.length) setWarnings((w) => [...w, ...ev.result.warnings]);
+        // The result repeats the warnings already streamed as events: show each once.
+        if (ev.result.warnings.length) setWarnings((w) => [...new Set([...w, ...ev.result.warnings])]);
         onDone?.(ev.jobId, ev.result);
         break;
       case 'failed':

@@ -135,13 +135,18 @@ async function expectSlots(expected: (string | null)[]): Promise<void> {
   await expect.poll(() => slotNames(expected.length), { timeout: 30_000 }).toEqual(expected);
 }
 
+/** The progress line under the result (the memory estimate is a labelled status of its own). */
+function progressLine() {
+  return page.locator('[role="status"]:not([aria-label])').first();
+}
+
 function progressText(): Promise<string> {
-  return page.getByRole('status').first().innerText();
+  return progressLine().innerText();
 }
 
 /** Record every text the progress line shows from now on (read back with `takeProgressLog`). */
 async function recordProgress(): Promise<void> {
-  await page.getByRole('status').first().evaluate((el: DomElement) => {
+  await progressLine().evaluate((el: DomElement) => {
     const w = globalThis as unknown as PageGlobals;
     w.progressObserver?.disconnect();
     w.progressLog = [el.textContent ?? ''];

@@ -10,8 +10,17 @@ import { GraphBuilder, type BuiltModel } from './graph.js';
 
 export const EXECUTION_PROVIDERS = ['cpu', 'webgpu', 'dml', 'cuda', 'coreml'] as const;
 export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
-/** GPU EPs in order of preference when the user picks "auto". */
-const AUTO_ORDER: ExecutionProvider[] = ['cuda', 'dml', 'coreml', 'webgpu', 'cpu'];
+/**
+ * EPs in order of preference when the user picks "auto" (only ones whose probe ran count):
+ * - CUDA first: the fastest where it is installed, with kernels for every contrib op we emit
+ *   (MatMulNBits, MultiHeadAttention, RotaryEmbedding) and the only EP nvidia-smi budgets describe exactly.
+ * - DirectML next: the GPU EP onnxruntime-node ships on Windows (CUDA is Linux-only there).
+ * - WebGPU before Core ML: Dawn (D3D12 / Metal / Vulkan) runs our contrib ops (platform-notes), whereas
+ *   Core ML covers few of them, and GPU sessions run without CPU fallback, so most of our graphs would
+ *   fail to create on Core ML and every network would fall back to the CPU one by one.
+ * - CPU last: always works.
+ */
+export const AUTO_ORDER: readonly ExecutionProvider[] = ['cuda', 'dml', 'webgpu', 'coreml', 'cpu'];
 
 export function isExecutionProvider(s: string): s is ExecutionProvider {
   return (EXECUTION_PROVIDERS as readonly string[]).includes(s);
@@ -19,11 +28,32 @@ export function isExecutionProvider(s: string): s is ExecutionProvider {
 
 export interface SessionOptions {
   ep: ExecutionProvider;
-  /** Keep MatMul weights memory-mapped and shared (slower CPU runs, less RAM). Default: prepack. */
+  /** Keep MatMul weights memory-mapped and shared (slower CPU runs, less RAM). Default: `getSessionDefaults()`. */
   disablePrepacking?: boolean;
-  /** CPU arena: keeps a session's peak until release. Default on. */
+  /** CPU arena: keeps a session's peak until release. Default: `getSessionDefaults()`. */
   enableCpuMemArena?: boolean;
   intraOpThreads?: number;
+}
+
+/**
+ * Process-wide defaults for the options a caller leaves out (the pipelines create their networks
+ * with only an EP). Benchmarks and the memory-estimate harness switch them per process; the memory
+ * planner prices exactly these defaults (memory-planner.ts, `cpuMemArena` / `prepack`).
+ */
+export interface SessionDefaults {
+  enableCpuMemArena: boolean;
+  disablePrepacking: boolean;
+}
+
+const sessionDefaults: SessionDefaults = { enableCpuMemArena: true, disablePrepacking: false };
+
+export function getSessionDefaults(): Readonly<SessionDefaults> {
+  return { ...sessionDefaults };
+}
+
+/** Change the defaults for sessions created from now on in this process. */
+export function setSessionDefaults(d: Partial<SessionDefaults>): void {
+  Object.assign(sessionDefaults, d);
 }
 
 export class SessionError extends Error {
@@ -108,12 +138,12 @@ export function sessionOptionsFor(model: BuiltModel, opts: SessionOptions): ort.
     'inter_op.allow_spinning': '0',
   };
   if (opts.ep !== 'cpu') session.disable_cpu_ep_fallback = '1';
-  if (opts.disablePrepacking) session.disable_prepacking = '1';
+  if (opts.disablePrepacking ?? sessionDefaults.disablePrepacking) session.disable_prepacking = '1';
   if (model.externalDataDir) session.model_external_initializers_file_folder_path = model.externalDataDir;
   const o: ort.InferenceSession.SessionOptions = {
     executionProviders: [epConfig(opts.ep)],
     graphOptimizationLevel: 'all',
-    enableCpuMemArena: opts.enableCpuMemArena ?? true,
+    enableCpuMemArena: opts.enableCpuMemArena ?? sessionDefaults.enableCpuMemArena,
     logSeverityLevel: 3,
     extra: { session },
   };
@@ -203,6 +233,10 @@ async function probeOne(ep: ExecutionProvider, listed: Map<string, boolean>): Pr
     const out = await sess.run({ x: new ort.Tensor('float32', Float32Array.from([1, 1, 1, 1]), [1, 4]) });
     const y = out.y.data as Float32Array;
     if (y[0] !== 16 || y[1] !== 20) return { ep, available: true, works: false, detail: `wrong probe result [${y[0]}, ${y[1]}]` };
+    // A working WebGPU without a GPU device node runs on a software driver: say why "auto" skips it.
+    if (ep === 'webgpu' && !hasGpuDevice()) {
+      return { ep, available: true, works: true, detail: 'works on a software adapter (no GPU render node): slower than the CPU, so "auto" uses the CPU' };
+    }
     return { ep, available: true, works: true, detail: 'ok' };
   } catch (e) {
     return { ep, available: true, works: false, detail: (e as Error).message.split('\n')[0] };

@@ -180,11 +180,12 @@ export function createWebApi(baseUrl: string, opts: WebApiOptions = {}): WebUmoA
     updateSettings: (patch) => call('updateSettings', patch),
     getModelStatus: (backbone) => call('getModelStatus', backbone),
     listDevices: () => call('listDevices'),
+    planRequest: (query) => call('planRequest', query),
     importReference: (input) => ('bytes' in input
       ? upload<ReferenceImage>('reference', { name: input.name }, input.bytes)
       : call<ReferenceImage>('importReference', input)),
     referenceFromResult: (jobId) => call('referenceFromResult', jobId),
-    generate: (request) => call('generate', request),
+    generate: (request, options) => (options ? call('generate', request, options) : call('generate', request)),
     cancel: async (jobId) => { await call('cancel', jobId); },
     listHistory: () => call('listHistory'),
     addLora: (input: { backbone: BackboneId; path?: string; name?: string; bytes?: Uint8Array }) => {

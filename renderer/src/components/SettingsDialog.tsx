@@ -120,13 +120,13 @@ export function SettingsDialog({ open, settings, devices, onClose, onSave }: Set
             </Select>
           </FormControl>
           <TextField label="Memory budget (GiB)" type="number" value={draft.memoryBudget} onChange={(e) => set({ memoryBudget: e.target.value })}
-            helperText="Empty: read from the device" slotProps={{ htmlInput: { min: 1, max: 512, step: 1 } }} />
+            helperText="Empty: read from the device (GPU: nvidia-smi; CPU: RAM), minus a safety margin" slotProps={{ htmlInput: { min: 0.125, max: 512, step: 'any' } }} />
         </Box>
         {devices && devices.length > 0 && (
           <Box aria-label="Detected devices" component="ul" sx={{ m: 0, pl: 2.5 }}>
             {devices.map((d) => (
               <Typography component="li" variant="caption" key={d.ep} color={d.works ? 'text.primary' : 'text.secondary'}>
-                {d.ep}: {d.works ? 'works' : d.available ? 'available but failed' : 'not available'}{d.detail ? ` — ${d.detail}` : ''}
+                {d.ep}: {d.works ? 'works' : d.available ? 'available but failed' : 'not available'}{d.detail ? ` — ${d.detail}` : ''}{d.auto ? ' (chosen by Automatic)' : ''}
               </Typography>
             ))}
           </Box>

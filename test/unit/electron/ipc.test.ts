@@ -45,7 +45,7 @@ describe('IPC handlers', () => {
 
   it('registers umo:<channel> for every channel of ApiArgSchemas, and removes them again', () => {
     expect([...ipc.handlers.keys()].sort()).toEqual(API_CHANNELS.map((c) => `umo:${c}`).sort());
-    expect(API_CHANNELS.length).toBe(15);
+    expect(API_CHANNELS.length).toBe(16);
     expect(IPC_EVENT_CHANNEL).toBe('umo:event');
     unregister();
     expect(ipc.handlers.size).toBe(0);

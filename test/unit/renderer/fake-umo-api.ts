@@ -5,7 +5,9 @@ import { parseGenerateRequest, RANDOM_SEED, type GenerateRequestInput } from '..
 import type { GenerationResult } from '../../../shared/engine-protocol.js';
 import type { BackboneId } from '../../../shared/model-manifests.js';
 import { DEFAULT_SETTINGS, SettingsSchema, type LoraEntry, type Settings, type SettingsPatch } from '../../../shared/settings.js';
-import type { AppInfo, DeviceInfo, HistoryItem, ModelStatus, ReferenceImage, UmoApi, UmoEvent } from '../../../shared/umo-api.js';
+import type {
+  AppInfo, DeviceInfo, GenerateOptions, HistoryItem, ModelStatus, PlanAnswer, PlanQuery, ReferenceImage, UmoApi, UmoEvent,
+} from '../../../shared/umo-api.js';
 
 export interface FakeOptions {
   mode?: 'desktop' | 'web';
@@ -16,6 +18,11 @@ export interface FakeOptions {
   settings?: Partial<Settings>;
   /** Make the next generation fail with this message. */
   failWith?: string;
+  /**
+   * A device-fallback warning the engine sends during denoising (as DeviceFallback does when a GPU
+   * session fails) and repeats in the result's warnings.
+   */
+  fallbackWarning?: string;
 }
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
@@ -128,6 +135,37 @@ export class FakeUmoApi implements UmoApi {
     ];
   }
 
+  readonly planQueries: PlanQuery[] = [];
+
+  /**
+   * A stand-in for the planner: 1 GiB of weights plus 4 KiB per output pixel and 1 GiB per reference,
+   * against the settings' budget (16 GiB when none is set) minus a 1/16 reserve.
+   */
+  async planRequest(query: PlanQuery): Promise<PlanAnswer> {
+    this.planQueries.push(query);
+    const GiB = 1024 ** 3;
+    const budgetBytes = (this.settings.memoryBudgetGiB ?? 16) * GiB;
+    const weights = GiB;
+    const activations = query.width * query.height * 4096 + query.references * GiB;
+    const peakBytes = weights + activations;
+    const fits = peakBytes <= budgetBytes * (15 / 16);
+    return {
+      ep: 'cpu',
+      budget: { bytes: budgetBytes, source: this.settings.memoryBudgetGiB === null ? 'assumed' : 'setting', detail: 'fake budget' },
+      plan: {
+        backbone: query.backbone, device: 'cpu', budgetBytes, reserveBytes: budgetBytes / 16, fits, peakBytes,
+        residency: 'one-phase-at-a-time',
+        phases: [{
+          name: 'denoise', components: [{ id: 'dit', precision: 'int8', quantizeModulation: false, weightBytes: weights }],
+          residentWeightBytes: weights, activationBytes: activations, activationPeakAt: 'dit: attention', peakBytes,
+        }],
+        gaveUp: ['DiT int8 instead of fp16'], notes: [],
+        request: { width: query.width, height: query.height, references: query.references, referenceSize: 512, batch: 1, cfgPasses: 1 },
+        ...(fits ? {} : { reason: 'does not fit: lower the resolution or raise the budget' }),
+      },
+    };
+  }
+
   async importReference(input: { name: string; bytes: Uint8Array } | { path: string }): Promise<ReferenceImage> {
     if ('path' in input) throw new Error(`${input.path}: paths are not supported by the fake API`);
     const type = sniffImage(input.bytes);
@@ -149,10 +187,13 @@ export class FakeUmoApi implements UmoApi {
     return { id, url: item.url, path: item.result.file, name: `result-${jobId}.png`, width: item.result.width, height: item.result.height };
   }
 
-  async generate(input: GenerateRequestInput): Promise<{ jobId: string }> {
+  readonly generateOptions: Array<GenerateOptions | undefined> = [];
+
+  async generate(input: GenerateRequestInput, options?: GenerateOptions): Promise<{ jobId: string }> {
     const request = parseGenerateRequest(input);
     if (this.running) throw new Error('a generation is already running');
     this.requests.push(input);
+    this.generateOptions.push(options);
     const jobId = `job-${this.nextId++}`;
     const job = { jobId, cancelled: false };
     this.running = job;
@@ -173,6 +214,8 @@ export class FakeUmoApi implements UmoApi {
         this.emit({ type: 'failed', jobId, message: failWith });
         return;
       }
+      const fallback = this.opts.fallbackWarning;
+      if (fallback) this.emit({ type: 'warning', jobId, message: fallback });
       for (let step = 1; step <= request.steps; step++) {
         await sleep(stepMs);
         if (job.cancelled) return this.finishCancelled(jobId);
@@ -185,7 +228,7 @@ export class FakeUmoApi implements UmoApi {
         file: `/outputs/${jobId}.png`, width: request.width, height: request.height, seed, backbone: request.backbone,
         metadata: { request: JSON.stringify({ ...request, seed }), prompt: request.prompt, app: 'UMO Studio test' },
         timingsMs: { total: Date.now() - t0 },
-        warnings: [],
+        warnings: fallback ? [fallback] : [],
       };
       const item: HistoryItem = { jobId, url: svgResult(request.width, request.height, seed, request.prompt), result, createdAt: Date.now() };
       this.history.push(item);

@@ -15,7 +15,9 @@ import type { FakeOptions } from './fake-umo-api.js';
 
 // Browser globals used inside page.evaluate callbacks (this file is type-checked without the DOM lib).
 declare const DataTransfer: new () => { items: { add(file: File): void } };
-declare const window: { fakeUmo: { requests: unknown[]; opts: { failWith?: string } } };
+declare const window: {
+  fakeUmo: { requests: unknown[]; generateOptions: unknown[]; planQueries: unknown[]; opts: { failWith?: string }; updateSettings(patch: { memoryBudgetGiB: number | null }): Promise<unknown> };
+};
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const repo = path.resolve(import.meta.dirname, '../../..');
@@ -237,6 +239,56 @@ describe.skipIf(!haveChromium)('renderer in Chromium (in-memory API)', () => {
     await page.getByRole('checkbox', { name: 'Align resolution' }).waitFor();
     await page.getByText('Only with one reference image').first().waitFor();
     if (process.env.UMO_UI_SHOTS) await page.screenshot({ path: path.join(process.env.UMO_UI_SHOTS, 'ui-omnigen2-dark.png') });
+    await page.close();
+  });
+
+  it('shows the memory estimate by Generate; a plan that does not fit asks first; "Load anyway" generates; device and fallback warnings are visible', async () => {
+    const fallback = 'DiT failed on webgpu (session creation failed: no adapter); continuing on CPU';
+    const page = await openApp({ stepMs: 10, fallbackWarning: fallback, settings: { devicePreference: 'webgpu' } });
+    // The chosen device does not work here: said at start, not a silent slowdown.
+    const device = page.getByRole('alert', { name: 'Device warning' });
+    await device.waitFor();
+    expect(await device.textContent()).toContain('The chosen device webgpu does not work here (it failed: no GPU adapter); generations use the CPU.');
+
+    // UNO at its default 768×768 with the fake planner: 1 GiB + 4 KiB per pixel = 3.25 GiB against 16 GiB.
+    const estimate = page.getByRole('status', { name: 'Memory estimate' });
+    await estimate.getByText('Fits in 16 GiB: peak 3.3 GiB · DiT int8 · one phase at a time').waitFor();
+    await estimate.getByRole('button', { name: 'Details' }).click();
+    const details = page.getByRole('table', { name: 'Memory per phase' });
+    await details.waitFor();
+    expect(await details.getByRole('row').nth(1).textContent()).toBe('DenoiseDiT int81 GiB2.3 GiB3.3 GiB');
+    expect(await page.getByRole('list', { name: 'Given up to fit' }).textContent()).toBe('DiT int8 instead of fp16');
+
+    // A new size replans (after a pause: width and height typed one after the other usually give one query).
+    for (const name of ['Width', 'Height']) {
+      const box = page.getByRole('spinbutton', { name, exact: true });
+      await box.fill('1024');
+      await box.press('Enter');
+    }
+    await estimate.getByText(/^Fits in 16 GiB: peak 5 GiB/).waitFor();
+    const last = await page.evaluate(() => (window.fakeUmo.planQueries as Array<{ width: number; height: number }>).at(-1));
+    expect(last).toEqual({ backbone: 'uno', width: 1024, height: 1024, references: 0 });
+
+    // A budget too small: the estimate says so, and Generate asks before loading.
+    await page.evaluate(() => window.fakeUmo.updateSettings({ memoryBudgetGiB: 2 }));
+    await estimate.getByText(/^Does not fit in 2 GiB: needs 5 GiB/).waitFor();
+    await page.getByRole('textbox', { name: 'Prompt' }).fill('a lighthouse');
+    await page.getByRole('button', { name: 'Generate' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Not enough memory' });
+    await dialog.waitFor();
+    expect(await dialog.textContent()).toContain('This generation needs about 5 GiB but the budget is 2 GiB (your setting).');
+    await dialog.getByRole('button', { name: 'Go back' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    expect(await page.evaluate(() => window.fakeUmo.requests.length)).toBe(0);
+
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await dialog.getByRole('button', { name: 'Load anyway' }).click();
+    await page.getByRole('region', { name: 'Result' }).waitFor();
+    expect(await page.evaluate(() => window.fakeUmo.requests.length)).toBe(1);
+    expect(await page.evaluate(() => window.fakeUmo.generateOptions)).toEqual([{ loadAnyway: true }]);
+    // The GPU fallback warning of the job is shown, once (event + result repeat it).
+    const warnings = page.getByRole('alert', { name: 'Job warnings' });
+    expect(await warnings.textContent()).toBe(fallback);
     await page.close();
   });
 });
