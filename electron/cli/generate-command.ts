@@ -8,12 +8,16 @@ import { OMNIGEN2_SCHEDULERS, parseGenerateRequest, RequestValidationError, type
 import { EP_PREFERENCES, PHASE_LABELS, type EngineEvent, type EpPreference, type JobEnvironment } from '../../shared/engine-protocol.js';
 import { MANIFESTS, type BackboneId } from '../../shared/model-manifests.js';
 import { describeProblems, locateComponent } from '../engine/runtime/model-locator.js';
-import { EngineHost, JobCancelledError } from '../services/engine-host.js';
+import { EngineHost, JobCancelledError, JobFailedError } from '../services/engine-host.js';
+import { RESIDENCY_MODES, parsePrecisionSetting, type JobMemoryOptions } from '../../shared/memory-options.js';
+import { parseByteSize } from '../engine/runtime/memory-planner.js';
 import { UsageError } from './usage-error.js';
 
 export const GENERATE_USAGE = `umo-studio generate --backbone uno|omnigen2 --models-root DIR --prompt TEXT --out FILE.png
     [--ref IMG]... [--width W --height H --steps N --seed S]
     [--lora uno|umo|none|FILE --lora-scale X] [--ep auto|cpu|webgpu] [--cache-dir DIR] [--json]
+    [--budget 16GiB] [--precision COMPONENT=fp32|fp16|int8|int4[+mod]]... [--residency all-resident|one-phase-at-a-time|dit-streamed]
+    [--stream-groups N] [--load-anyway]
   UNO:      [--guidance G]
   OmniGen2: [--negative-prompt TEXT --text-guidance G --image-guidance G --cfg-range START,END
              --scheduler euler|dpmsolver++ --max-pixels N --max-side N --align-res|--no-align-res --images N]
@@ -96,6 +100,41 @@ function omniGen2Flags(values: Record<string, string | boolean | string[] | unde
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
 }
 
+/** --budget, --precision, --residency, --stream-groups, --load-anyway -> the job's memory options. */
+function memoryFlags(values: Record<string, string | boolean | string[] | undefined>): JobMemoryOptions | undefined {
+  const out: JobMemoryOptions = {};
+  if (typeof values.budget === 'string') {
+    try {
+      out.budgetBytes = parseByteSize(values.budget);
+    } catch (e) {
+      throw new UsageError(`generate: --budget ${(e as Error).message}`);
+    }
+  }
+  const precisions = (values.precision as string[] | undefined) ?? [];
+  if (precisions.length) {
+    try {
+      out.precisions = Object.fromEntries(precisions.map(parsePrecisionSetting));
+    } catch (e) {
+      throw new UsageError(`generate: --precision ${(e as Error).message}`);
+    }
+  }
+  if (typeof values.residency === 'string') {
+    if (!(RESIDENCY_MODES as readonly string[]).includes(values.residency)) {
+      throw new UsageError(`generate: unknown --residency "${values.residency}" (${RESIDENCY_MODES.join(', ')})`);
+    }
+    out.residency = values.residency as JobMemoryOptions['residency'];
+  }
+  if (typeof values['stream-groups'] === 'string') {
+    const n = Number(values['stream-groups']);
+    if (!Number.isInteger(n) || n < 2 || n > 64) throw new UsageError(`generate: --stream-groups must be a whole number from 2 to 64 (got "${values['stream-groups']}")`);
+    out.streamGroups = n;
+    out.residency ??= 'dit-streamed';
+    if (out.residency !== 'dit-streamed') throw new UsageError(`generate: --stream-groups needs --residency dit-streamed (got ${out.residency})`);
+  }
+  if (values['load-anyway'] === true) out.loadAnyway = true;
+  return Object.keys(out).length ? out : undefined;
+}
+
 class ProgressBar {
   private lastLen = 0;
   constructor(private readonly tty: boolean) {}
@@ -147,6 +186,11 @@ export async function runGenerateCommand(argv: string[]): Promise<number> {
       'align-res': { type: 'boolean' },
       'no-align-res': { type: 'boolean' },
       images: { type: 'string' },
+      budget: { type: 'string' },
+      precision: { type: 'string', multiple: true },
+      residency: { type: 'string' },
+      'stream-groups': { type: 'string' },
+      'load-anyway': { type: 'boolean', default: false },
     },
   });
   const backbone = values.backbone as BackboneId;
@@ -199,6 +243,7 @@ export async function runGenerateCommand(argv: string[]): Promise<number> {
     ep,
     appVersion: process.env.npm_package_version ?? '0.1.0',
     demo: false,
+    memory: memoryFlags(values),
   };
 
   const host = new EngineHost();
@@ -235,6 +280,11 @@ export async function runGenerateCommand(argv: string[]): Promise<number> {
     if (e instanceof JobCancelledError) {
       process.stderr.write('umo-studio: generation cancelled\n');
       return 130;
+    }
+    if (e instanceof JobFailedError && e.code === 'does-not-fit') {
+      // Same exit code as `umo-studio plan` for a plan that does not fit.
+      process.stderr.write(`umo-studio: ${e.message}\n`);
+      return 3;
     }
     throw e;
   } finally {

@@ -2,7 +2,8 @@
 // headers only (nothing is loaded). Prints a table, or the plan as JSON with --json.
 import { parseArgs } from 'node:util';
 import { GiB, formatPlan, loadPlanModels, locatePlanCheckpoints, parseByteSize, planMemory } from '../engine/runtime/memory-planner.js';
-import { PRECISIONS, type Precision, type PrecisionChoice } from '../engine/runtime/weight-bytes.js';
+import type { PrecisionChoice } from '../engine/runtime/weight-bytes.js';
+import { parsePrecisionSetting } from '../../shared/memory-options.js';
 import { UsageError } from './usage-error.js';
 
 export const PLAN_USAGE = `umo-studio plan --backbone uno|omnigen2 --models-root DIR --budget 16GiB --width W --height H --refs N
@@ -16,13 +17,12 @@ function wholeNumber(name: string, v: string | undefined, min: number): number |
   return n;
 }
 
-/** `dit=int4+mod` -> ['dit', { precision: 'int4', quantizeModulation: true }]. */
 function parsePrecision(s: string): [string, PrecisionChoice] {
-  const m = /^([a-z0-9_-]+)=([a-z0-9-]+?)(\+mod)?$/.exec(s);
-  if (!m || !(PRECISIONS as readonly string[]).includes(m[2])) {
-    throw new UsageError(`plan: --precision ${s}: expected COMPONENT=PRECISION with PRECISION one of ${PRECISIONS.join(', ')} (optionally +mod for int8 modulation)`);
+  try {
+    return parsePrecisionSetting(s);
+  } catch (e) {
+    throw new UsageError(`plan: --precision ${(e as Error).message}`);
   }
-  return [m[1], { precision: m[2] as Precision, quantizeModulation: m[3] !== undefined }];
 }
 
 export async function runPlanCommand(argv: string[]): Promise<number> {

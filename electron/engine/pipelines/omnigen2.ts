@@ -1,7 +1,8 @@
 // The OmniGen2 pipeline (OmniGen2 + optional UMO PEFT LoRA), as numbered steps like
 // `OmniGen2Pipeline.__call__` (spec/pipelines.md §2.5, §4):
-//   1. plan        resolve model files, execution provider, seed, generation and output sizes
-//   2. prepare     PEFT LoRA bake (merged weights from the bake cache; baked once per LoRA/scale/precision)
+//   1. plan        resolve model files, execution provider, seed, generation and output sizes; the memory
+//                  plan (precision per component, residency, streaming), refused when it does not fit
+//   2. prepare     weight bakes from the bake cache: the PEFT LoRA merge and/or int8/int4 quantization
 //   3. encode      Qwen2.5-VL text model on the chat-templated prompt, and separately on the negative
 //                  prompt when any step uses text guidance; the MLLM is released before anything else loads
 //   4. references  resize by max pixels / max side (multiples of 16, no crop), VAE posterior sample, scale
@@ -51,6 +52,11 @@ import { decodedToRgb8 } from '../image/output-image.js';
 import { writePngWithText } from '../image/png-metadata.js';
 import { resultFileName, buildResultMetadata } from './result-files.js';
 import { PhaseTracker, type PipelineContext } from './pipeline-context.js';
+import { type PreparedWeights, componentWeights, needsPrecisionBake } from './component-weights.js';
+import type { QuantLoraSource } from '../runtime/quantized-bake.js';
+import { planJob } from './job-plan.js';
+import { residentNetworks } from './network-pool.js';
+import { precisionSummary } from '../runtime/memory-planner.js';
 
 /** VAE downsampling × transformer patch: generation sizes are multiples of this. */
 const SIZE_MULTIPLE = 16;
@@ -123,28 +129,46 @@ export async function runOmniGen2Pipeline(req: OmniGen2Request, env: JobEnvironm
     throw new Error(`OmniGen2 takes at most ${ditConfig.maxReferences} reference images (the transformer's image_index_embedding has ${ditConfig.maxReferences} rows); got ${req.references.length}`);
   }
   const round = bf16 ? roundArrayToBf16 : (x: Float32Array) => x;
+  const maxPasses = Math.max(...Array.from({ length: req.steps }, (_, i) => omnigen2StepGuidance(guidance, i, req.steps).passes.length));
+  const job = await planJob({
+    backbone: 'omnigen2', files, ep: resolved.ep, memory: env.memory, pool: residentNetworks,
+    request: { width: req.width, height: req.height, references: req.references.length, cfgPasses: maxPasses },
+    variant: JSON.stringify(req.lora),
+  });
+  if (!job.plan.fits) warn(`loading anyway: ${job.plan.reason}`);
 
-  // 2. prepare: LoRA bake -------------------------------------------------------------------------
-  let ditWeights: Weights = ditBase;
-  let releaseBake: (() => void) | null = null;
-  if (req.lora.path) {
-    t.phase('loading', `LoRA ${path.basename(req.lora.path)}`);
-    const cache = BakeCache.open({ dir: path.join(env.cacheDir, 'bakes'), maxBytes: env.cacheLimitBytes });
-    const bake = await bakePeftLora({
-      base: ditBase, loraFile: req.lora.path, scale: req.lora.scale, precision: bakePrecisionFor(ditBase), cache,
-      onProgress: t.bakeProgress(path.basename(req.lora.path)),
+  // 2. prepare: weights at the planned precision (LoRA merge and/or int8/int4 bake) ----------------
+  const cache = () => BakeCache.open({ dir: path.join(env.cacheDir, 'bakes'), maxBytes: env.cacheLimitBytes });
+  const bakes: PreparedWeights[] = [];
+  const prepare = async (network: 'transformer' | 'mllm', base: Weights, label: string, lora: QuantLoraSource | null = null) => {
+    const choice = job.precision(network);
+    if (lora || needsPrecisionBake(choice, job.device)) t.phase('loading', `${label}${lora ? ` + LoRA ${path.basename(lora.file)}` : ''} (${choice.precision})`);
+    const prepared = await componentWeights({
+      base, choice, device: job.device, roleOf: job.roleOf(network), cache, lora,
+      floatLoraBake: lora ? async () => {
+        const bake = await bakePeftLora({
+          base, loraFile: lora.file, scale: req.lora.scale, precision: bakePrecisionFor(base), cache: cache(),
+          onProgress: t.bakeProgress(path.basename(lora.file)),
+        });
+        return { weights: bake.weights, release: () => bake.entry.release() };
+      } : undefined,
+      onProgress: t.bakeProgress(`${label} ${choice.precision}${lora ? ` + ${path.basename(lora.file)}` : ''}`),
     });
-    ditWeights = bake.weights;
-    releaseBake = () => bake.entry.release();
-  }
+    bakes.push(prepared);
+    return prepared.weights;
+  };
   try {
+    const ditWeights = await prepare('transformer', ditBase, 'transformer',
+      req.lora.path ? { format: 'peft', file: req.lora.path, scale: req.lora.scale } : null);
+    const mllmModel = await prepare('mllm', mllmWeights, 'MLLM');
+
     // 3. encode prompt (and the negative prompt when text guidance is used), then release the MLLM --
     t.phase('encoding');
     const tokenizer = QwenTokenizer.fromFolderSync(files.processor);
     const needNegative = Array.from({ length: req.steps }, (_, i) => omnigen2StepGuidance(guidance, i, req.steps))
       .some((g) => g.passes.length > 1);
     const texts = needNegative ? [req.prompt, req.negativePrompt] : [req.prompt];
-    const [cond, negative] = await device.run('Qwen2.5-VL text model', (ep) => Qwen2TextModel.create(mllmWeights, { ep, config: mllmConfig }),
+    const [cond, negative] = await device.run('Qwen2.5-VL text model', (ep) => Qwen2TextModel.create(mllmModel, { ep, config: mllmConfig }),
       async (mllm) => {
         const out: TextCondition[] = [];
         for (const [i, text] of texts.entries()) {
@@ -155,7 +179,7 @@ export async function runOmniGen2Pipeline(req: OmniGen2Request, env: JobEnvironm
           t.checkCancel();
         }
         return out;
-      });
+      }, job.resident('mllm'));
 
     // 4. references: resize, VAE encode, posterior sample from the seeded generator ------------------
     const gen = new TorchGenerator(seed);
@@ -182,14 +206,14 @@ export async function runOmniGen2Pipeline(req: OmniGen2Request, env: JobEnvironm
           refLatents.push({ data: z, height: posterior.shape[2], width: posterior.shape[3] });
           t.checkCancel();
         }
-      });
+      }, job.resident('vae-encoder'));
     }
 
     // 5. denoise -------------------------------------------------------------------------------------
     t.phase('loading', 'transformer');
     const passesPerStep: number[] = [];
     const plane = channels * lh * lw;
-    const latents = await device.run('OmniGen2 transformer', (ep) => OmniGen2Transformer.create(ditWeights, { ep, config: ditConfig }), async (dit) => {
+    const latents = await device.run('OmniGen2 transformer', (ep) => OmniGen2Transformer.create(ditWeights, { ep, config: ditConfig, streamGroups: job.streamGroups, blockBytes: job.blockBytes('transformer') }), async (dit) => {
       t.phase('denoising', `${sizes.genWidth}×${sizes.genHeight}, ${req.scheduler}`);
       const total = req.steps * req.images;
       t.beginSteps(total);
@@ -205,7 +229,7 @@ export async function runOmniGen2Pipeline(req: OmniGen2Request, env: JobEnvironm
         results.push(r.latents);
       }
       return results;
-    });
+    }, job.resident('transformer'));
 
     // 6. decode (and resize to the request) ----------------------------------------------------------
     t.phase('decoding');
@@ -218,13 +242,13 @@ export async function runOmniGen2Pipeline(req: OmniGen2Request, env: JobEnvironm
         t.checkCancel();
       }
       return out;
-    });
+    }, job.resident('vae-decoder'));
 
     // 7. save ----------------------------------------------------------------------------------------
     t.phase('saving');
     const base = await buildResultMetadata({
       backbone: 'omnigen2', request: req, seed, width: sizes.outWidth, height: sizes.outHeight, ep: device.ep as ExecutionProvider,
-      modelFiles: files, lora: req.lora.path, appVersion: env.appVersion, demo: env.demo,
+      modelFiles: files, lora: req.lora.path, appVersion: env.appVersion, demo: env.demo, precisions: precisionSummary(job.plan),
     });
     const first = env.outputFile ?? path.join(env.outputDir, resultFileName(env.outputDir, seed));
     const outFiles = images.map((_, i) => (i === 0 ? first : numberedFile(first, i + 1)));
@@ -252,7 +276,7 @@ export async function runOmniGen2Pipeline(req: OmniGen2Request, env: JobEnvironm
       timingsMs: t.timings, warnings,
     };
   } finally {
-    releaseBake?.();
+    for (const b of bakes) b.release();
   }
 }
 

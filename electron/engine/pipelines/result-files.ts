@@ -69,6 +69,8 @@ export interface ResultMetadataInput {
   lora: string | null;
   appVersion: string;
   demo: boolean;
+  /** Precision per component as run (e.g. "dit int4, t5 fp32, clip fp32, vae fp32"): quantization changes the pixels. */
+  precisions?: string;
 }
 
 /** The text chunks of a result PNG: readable keys plus the full record as JSON. */
@@ -88,6 +90,7 @@ export async function buildResultMetadata(m: ResultMetadataInput): Promise<Recor
     width: m.width,
     height: m.height,
     executionProvider: m.ep,
+    ...(m.precisions ? { precisions: m.precisions } : {}),
     lora: m.lora ? { file: path.basename(m.lora), sha256: sha256File(m.lora), scale: m.request.lora.scale } : null,
     models,
     references,
@@ -105,6 +108,7 @@ export async function buildResultMetadata(m: ResultMetadataInput): Promise<Recor
     /** The request with the seed actually used: what "reuse settings" fills the form from. */
     request: JSON.stringify({ ...m.request, seed: m.seed }),
   };
+  if (m.precisions) out.precisions = m.precisions;
   if ('guidance' in m.request) out.guidance = String(m.request.guidance);
   if (m.demo) out.Comment = 'Generated with the built-in demo model (random weights): proves the install works, not a picture of anything.';
   return out;

@@ -1,7 +1,8 @@
 // The UNO pipeline (FLUX.1-dev + UNO/UMO LoRA), as numbered steps like a diffusers pipeline:
-//   1. plan        resolve model files, execution provider, seed and sizes
-//   2. prepare     LoRA bake (merged weights from the bake cache; baked once per LoRA/scale/precision)
-//   3. encode      T5 (512 tokens, no mask) and CLIP pooled, then release both
+//   1. plan        resolve model files, execution provider, seed and sizes; the memory plan (precision per
+//                  component, residency, streaming) for the budget, refused when it does not fit
+//   2. prepare     weight bakes from the bake cache: the LoRA merge and/or int8/int4 quantization
+//   3. encode      T5 (512 tokens, no mask) and CLIP pooled, then release both (unless all resident)
 //   4. references  UNO preprocessing, VAE encoder posterior sample, packed tokens + UnoPE ids
 //   5. denoise     one DiT run per step, Euler, cancel checks between steps, then release
 //   6. decode      VAE decoder
@@ -37,6 +38,11 @@ import { decodedToRgb8 } from '../image/output-image.js';
 import { writePngWithText } from '../image/png-metadata.js';
 import { resultFileName, buildResultMetadata } from './result-files.js';
 import { PhaseTracker, type PipelineContext } from './pipeline-context.js';
+import { type PreparedWeights, componentWeights, needsPrecisionBake } from './component-weights.js';
+import type { QuantLoraSource } from '../runtime/quantized-bake.js';
+import { planJob } from './job-plan.js';
+import { residentNetworks } from './network-pool.js';
+import { precisionSummary } from '../runtime/memory-planner.js';
 
 /** UNO's T5 sequence length (the reference pads every prompt to it; the output depends on it). */
 const T5_TOKENS = 512;
@@ -59,33 +65,50 @@ export async function runUnoPipeline(req: UnoRequest, env: JobEnvironment, ctx: 
   const height = Math.floor(req.height / 16) * 16;
   if (req.references.length > 4) warn(`UNO was trained with up to 4 references; ${req.references.length} may give unstable results`);
   const ditBase: Weights = Checkpoint.open(files.dit);
+  const job = await planJob({
+    backbone: 'uno', files, ep: resolved.ep, memory: env.memory, pool: residentNetworks,
+    request: { width, height, references: req.references.length },
+    variant: JSON.stringify(req.lora),
+  });
+  if (!job.plan.fits) warn(`loading anyway: ${job.plan.reason}`);
 
-  // 2. prepare: LoRA bake -------------------------------------------------------------------------
-  let ditWeights: Weights = ditBase;
-  let releaseBake: (() => void) | null = null;
-  if (req.lora.path) {
-    t.phase('loading', `LoRA ${path.basename(req.lora.path)}`);
-    const cache = BakeCache.open({ dir: path.join(env.cacheDir, 'bakes'), maxBytes: env.cacheLimitBytes });
-    const bake = await bakeUnoLora({
-      base: ditBase, loraFile: req.lora.path, scale: { mode: 'scale', scale: req.lora.scale },
-      precision: bakePrecisionFor(ditBase), cache,
-      onProgress: t.bakeProgress(path.basename(req.lora.path)),
+  // 2. prepare: weights at the planned precision (LoRA merge and/or int8/int4 bake) ----------------
+  const cache = () => BakeCache.open({ dir: path.join(env.cacheDir, 'bakes'), maxBytes: env.cacheLimitBytes });
+  const bakes: PreparedWeights[] = [];
+  const prepare = async (network: 't5' | 'clip' | 'dit', base: Weights, label: string, lora: QuantLoraSource | null = null) => {
+    const choice = job.precision(network);
+    if (lora || needsPrecisionBake(choice, job.device)) t.phase('loading', `${label}${lora ? ` + LoRA ${path.basename(lora.file)}` : ''} (${choice.precision})`);
+    const prepared = await componentWeights({
+      base, choice, device: job.device, roleOf: job.roleOf(network), cache, lora,
+      floatLoraBake: lora ? async () => {
+        const bake = await bakeUnoLora({
+          base, loraFile: lora.file, scale: { mode: 'scale', scale: req.lora.scale },
+          precision: bakePrecisionFor(base), cache: cache(), onProgress: t.bakeProgress(path.basename(lora.file)),
+        });
+        return { weights: bake.weights, release: () => bake.entry.release() };
+      } : undefined,
+      onProgress: t.bakeProgress(`${label} ${choice.precision}${lora ? ` + ${path.basename(lora.file)}` : ''}`),
     });
-    ditWeights = bake.weights;
-    releaseBake = () => bake.entry.release();
-  }
+    bakes.push(prepared);
+    return prepared.weights;
+  };
   try {
+    const ditWeights = await prepare('dit', ditBase, 'transformer',
+      req.lora.path ? { format: 'uno', file: req.lora.path, scale: { mode: 'scale', scale: req.lora.scale } } : null);
+    const t5Weights = await prepare('t5', Checkpoint.open(files.t5), 'T5');
+    const clipWeights = await prepare('clip', Checkpoint.open(files.clip), 'CLIP');
+
     // 3. encode text, then release the encoders ----------------------------------------------------
     t.phase('encoding');
     const t5Tok = await T5Tokenizer.fromFolder(files.t5);
     const t5Ids = t5Tok.encode(req.prompt, T5_TOKENS);
-    const txt = await device.run('T5 encoder', (ep) => T5Encoder.create(Checkpoint.open(files.t5), { ep }),
-      (t5) => t5.encode(t5Ids, 1, T5_TOKENS));
+    const txt = await device.run('T5 encoder', (ep) => T5Encoder.create(t5Weights, { ep }),
+      (t5) => t5.encode(t5Ids, 1, T5_TOKENS), job.resident('t5'));
     t.checkCancel();
     const clipTok = await ClipTokenizer.fromFolder(files.clip);
     const clipIds = clipTok.encode(req.prompt);
-    const vec = await device.run('CLIP text encoder', (ep) => ClipTextEncoder.create(Checkpoint.open(files.clip), { ep }),
-      async (clip) => (await clip.encode(clipIds.ids)).pooled);
+    const vec = await device.run('CLIP text encoder', (ep) => ClipTextEncoder.create(clipWeights, { ep }),
+      async (clip) => (await clip.encode(clipIds.ids)).pooled, job.resident('clip'));
 
     // 4. references: preprocess, encode, sample the posterior from the seeded generator -------------
     const gen = new TorchGenerator(seed);
@@ -109,14 +132,14 @@ export async function runUnoPipeline(req: UnoRequest, env: JobEnvironment, ctx: 
           packed.push(packLatent(roundArrayToBf16(z), LATENT_CHANNELS, shape[2], shape[3]));
           t.checkCancel();
         }
-      });
+      }, job.resident('vae-encoder'));
       const ids = referenceIds({ height: lh, width: lw }, sizes);
       packed.forEach((img, i) => refs.push({ img, ids: ids[i] }));
     }
 
     // 5. denoise ---------------------------------------------------------------------------------
     t.phase('loading', 'transformer');
-    const img = await device.run('FLUX transformer', (ep) => FluxDit.create(ditWeights, { ep }), (dit) => {
+    const img = await device.run('FLUX transformer', (ep) => FluxDit.create(ditWeights, { ep, streamGroups: job.streamGroups, blockBytes: job.blockBytes('dit') }), (dit) => {
       t.phase('denoising');
       t.beginSteps(req.steps);
       return unoDenoise(dit, {
@@ -125,7 +148,7 @@ export async function runUnoPipeline(req: UnoRequest, env: JobEnvironment, ctx: 
         timesteps: unoSchedule(req.steps, width, height), guidance: req.guidance,
         onStep: (done, total) => t.step(done, total),
       });
-    });
+    }, job.resident('dit'));
 
     // 6. decode ------------------------------------------------------------------------------------
     t.phase('decoding');
@@ -133,14 +156,14 @@ export async function runUnoPipeline(req: UnoRequest, env: JobEnvironment, ctx: 
     const pixels = await device.run('VAE decoder', (ep) => VaeDecoder.create(Checkpoint.open(files.ae), { ep }), async (decoder) => {
       const { image, shape } = await decoder.decode(unscaleLatent(latent, decoder.config), [1, LATENT_CHANNELS, lh, lw]);
       return { data: image, height: shape[2], width: shape[3] };
-    });
+    }, job.resident('vae-decoder'));
 
     // 7. save ----------------------------------------------------------------------------------------
     t.phase('saving');
     const rgb = decodedToRgb8(pixels.data, pixels.height, pixels.width, 'uno');
     const metadata = await buildResultMetadata({
       backbone: 'uno', request: req, seed, width: pixels.width, height: pixels.height, ep: device.ep as ExecutionProvider,
-      modelFiles: files, lora: req.lora.path, appVersion: env.appVersion, demo: env.demo,
+      modelFiles: files, lora: req.lora.path, appVersion: env.appVersion, demo: env.demo, precisions: precisionSummary(job.plan),
     });
     const file = env.outputFile ?? path.join(env.outputDir, resultFileName(env.outputDir, seed));
     await writePngWithText(file, rgb, pixels.width, pixels.height, metadata);
@@ -150,7 +173,7 @@ export async function runUnoPipeline(req: UnoRequest, env: JobEnvironment, ctx: 
       timingsMs: t.timings, warnings,
     };
   } finally {
-    releaseBake?.();
+    for (const b of bakes) b.release();
   }
 }
 

@@ -1,0 +1,116 @@
+// The memory plan of one job, and what the pipelines do with it: which precision each component
+// runs at (quantized bakes for int8/int4), whether networks stay resident between phases and
+// jobs, and whether the denoiser is streamed in block groups. The plan is computed with the same
+// planner the UI and `umo-studio plan` show, from the checkpoint headers only, so what the user
+// saw before loading is what runs.
+import os from 'node:os';
+import type { BackboneId } from '../../../shared/model-manifests.js';
+import type { JobMemoryOptions } from '../../../shared/memory-options.js';
+import type { ExecutionProvider } from '../runtime/sessions.js';
+import { type MemoryPlan, type PlanRequest, loadPlanModels, planMemory, precisionSummary, residencySummary } from '../runtime/memory-planner.js';
+import type { DeviceKind, PrecisionChoice } from '../runtime/weight-bytes.js';
+import type { RoleOf } from '../runtime/quantized-bake.js';
+import type { Residency } from './device-fallback.js';
+import type { NetworkPool } from './network-pool.js';
+
+/** Planned budget when none is set and the device cannot tell: effectively no limit. */
+const UNLIMITED_BYTES = 2 ** 50;
+
+export class PlanDoesNotFitError extends Error {
+  readonly code = 'does-not-fit';
+  constructor(readonly plan: MemoryPlan) {
+    super(`${plan.reason ?? 'the memory plan does not fit the budget'}\n(to run anyway, choose "Load anyway" or pass --load-anyway)`);
+    this.name = 'PlanDoesNotFitError';
+  }
+}
+
+export interface JobPlan {
+  readonly plan: MemoryPlan;
+  readonly device: DeviceKind;
+  /** One line for logs, metadata and the phase detail: residency, precisions, peak. */
+  readonly summary: string;
+  /** Precision of a component group (dit, t5, clip, vae / transformer, mllm, vae). */
+  precision(component: string): PrecisionChoice;
+  /** Pool residency for a network when the plan keeps networks resident, else undefined (release after use). */
+  resident(network: string): Residency | undefined;
+  /** Block groups of the streamed denoiser, or undefined when it runs whole. */
+  readonly streamGroups: number | undefined;
+  /** Weight bytes of each block of a streamable network at its planned precision (where the groups split). */
+  blockBytes(network: string): number[] | undefined;
+  /** Tensor roles of a network (what a quantized bake rewrites), from the planner's memory model. */
+  roleOf(network: string): RoleOf;
+}
+
+export interface PlanJobArgs {
+  backbone: BackboneId;
+  /** Component id -> checkpoint path (requireBackbone's result). */
+  files: Record<string, string>;
+  request: PlanRequest;
+  ep: ExecutionProvider;
+  memory?: JobMemoryOptions;
+  pool: NetworkPool;
+  /** Anything else that changes the networks (LoRA file and scale): part of the resident keys. */
+  variant: string;
+}
+
+export function deviceKindOf(ep: ExecutionProvider): DeviceKind {
+  return ep === 'cpu' ? 'cpu' : 'gpu';
+}
+
+/** The budget the engine plans for when the job does not give one: RAM on CPU, no limit on a GPU it cannot read. */
+export function defaultBudgetBytes(device: DeviceKind): number {
+  return device === 'cpu' ? os.totalmem() : UNLIMITED_BYTES;
+}
+
+/** Plan a job, release pooled networks this plan will not use, and describe how to execute it. */
+export async function planJob(args: PlanJobArgs): Promise<JobPlan> {
+  const device = deviceKindOf(args.ep);
+  const memory = args.memory ?? {};
+  const models = loadPlanModels(args.backbone, args.files);
+  const plan = planMemory(models, {
+    request: args.request, device,
+    budgetBytes: memory.budgetBytes ?? defaultBudgetBytes(device),
+    precisions: memory.precisions,
+    residency: memory.residency,
+    streamGroups: memory.streamGroups,
+  });
+  if (!plan.fits && !memory.loadAnyway) throw new PlanDoesNotFitError(plan);
+
+  const choices = new Map<string, PrecisionChoice>();
+  for (const phase of plan.phases) {
+    for (const c of phase.components) {
+      const group = c.id === 'vae-encoder' || c.id === 'vae-decoder' ? 'vae' : c.id;
+      choices.set(group, { precision: c.precision, quantizeModulation: c.quantizeModulation });
+    }
+  }
+  // Resident networks are keyed by everything that shapes them; a job with another plan frees the old ones first.
+  const signature = JSON.stringify({ backbone: args.backbone, files: args.files, variant: args.variant, precisions: [...choices] });
+  const keep = plan.residency === 'all-resident';
+  await args.pool.retainOnly(new Set(keep ? args.pool.keys().filter((k) => k.startsWith(signature)) : []));
+  const choiceOf = (component: string): PrecisionChoice => {
+    const group = component === 'vae-encoder' || component === 'vae-decoder' ? 'vae' : component;
+    const c = choices.get(group);
+    if (!c) throw new Error(`memory plan for ${args.backbone} has no component "${component}" (has ${[...choices.keys()].join(', ')})`);
+    return c;
+  };
+  const modelOf = (network: string) => {
+    const model = models.groups.flatMap((g) => g.networks).find((n) => n.id === network);
+    if (!model) throw new Error(`memory plan for ${args.backbone} has no network "${network}"`);
+    return model;
+  };
+  return {
+    plan, device,
+    summary: `${residencySummary(plan)}; ${precisionSummary(plan)}; estimated peak ${(plan.peakBytes / 2 ** 30).toFixed(2)} GiB`,
+    precision: (component) => choiceOf(component),
+    resident(network) {
+      return keep ? { pool: args.pool, key: `${signature}|${network}` } : undefined;
+    },
+    streamGroups: plan.residency === 'dit-streamed' ? plan.streamGroups : undefined,
+    roleOf(network) {
+      return modelOf(network).roleOf;
+    },
+    blockBytes(network) {
+      return modelOf(network).blockBytes?.(choiceOf(network), device);
+    },
+  };
+}
