@@ -59,6 +59,8 @@ export const ResultSchema = z.object({
   metadata: z.record(z.string(), z.string()),
   timingsMs: z.record(z.string(), z.number()),
   warnings: z.array(z.string()).default([]),
+  /** ORT sessions created and released during this job, and the creation time (0 when every network was already resident). */
+  sessions: z.object({ created: z.number(), released: z.number(), createMs: z.number() }).optional(),
 });
 export type GenerationResult = z.infer<typeof ResultSchema>;
 

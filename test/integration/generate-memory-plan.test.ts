@@ -10,6 +10,8 @@ import sharp from 'sharp';
 import { writeTinyUnoKit } from '../../electron/engine/kit/tiny-uno-kit.js';
 import { writeTinyOmniGen2Kit } from '../../electron/engine/kit/tiny-omnigen2-kit.js';
 import { readPngText } from '../../electron/engine/image/png-metadata.js';
+import { EngineHost } from '../../electron/services/engine-host.js';
+import type { JobEnvironment } from '../../shared/engine-protocol.js';
 
 const cli = path.resolve('dist/electron/cli/umo-studio.js');
 let work: string;
@@ -161,5 +163,28 @@ describe('generate follows the memory plan (tiny UNO kit, CPU)', () => {
     expect(og2Gpu.code, og2Gpu.stderr).toBe(0);
     expect(og2Gpu.stderr).not.toContain('continuing on CPU');
     expect((await pixelDifference(path.join(work, 'og2-cpu.png'), path.join(work, 'og2-gpu.png'))).mean).toBeLessThan(3);
+  });
+
+  test('all resident: the engine keeps the networks between jobs (no session created the second time); another plan frees them', async () => {
+    const host = new EngineHost();
+    const env = (out: string, residency: 'all-resident' | 'one-phase-at-a-time'): JobEnvironment => ({
+      modelsRoot: kit, overrides: {}, outputDir: work, outputFile: path.join(work, out), cacheDir: cache, cacheLimitBytes: 2 ** 30,
+      ep: 'cpu', appVersion: 'test', demo: false, memory: { residency },
+    });
+    const request = { backbone: 'uno' as const, prompt: 'a red fox', references: [], width: 64, height: 64, steps: 2, seed: 3, lora: { path: null, scale: 1 } };
+    try {
+      const first = await host.generate(request, env('r1.png', 'all-resident')).result;
+      const second = await host.generate(request, env('r2.png', 'all-resident')).result;
+      expect(first.sessions).toMatchObject({ created: 4, released: 0 }); // T5, CLIP, DiT, VAE decoder, all kept
+      expect(second.sessions).toEqual({ created: 0, released: 0, createMs: 0 });
+      expect(fs.readFileSync(first.file).equals(fs.readFileSync(second.file))).toBe(true);
+      const phased = await host.generate(request, env('r3.png', 'one-phase-at-a-time')).result;
+      expect(phased.sessions).toMatchObject({ created: 4, released: 8 }); // the 4 resident ones freed first, then its own 4
+      const again = await host.generate(request, env('r4.png', 'one-phase-at-a-time')).result;
+      expect(again.sessions).toMatchObject({ created: 4, released: 4 });
+      expect(fs.readFileSync(again.file).equals(fs.readFileSync(first.file))).toBe(true);
+    } finally {
+      await host.stop();
+    }
   });
 });
