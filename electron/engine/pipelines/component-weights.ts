@@ -5,7 +5,8 @@
 import type { Weights } from '../runtime/safetensors.js';
 import type { BakeCache } from '../runtime/bake-cache.js';
 import type { DeviceKind, PrecisionChoice } from '../runtime/weight-bytes.js';
-import { type QuantLoraSource, type RoleOf, quantizedWeights } from '../runtime/quantized-bake.js';
+import { QuantizedWeights, type QuantLoraSource, type RoleOf, quantizedWeights } from '../runtime/quantized-bake.js';
+import type { ExecutionProvider } from '../runtime/sessions.js';
 
 export interface PreparedWeights {
   weights: Weights;
@@ -42,4 +43,12 @@ export async function componentWeights(a: ComponentWeightsArgs): Promise<Prepare
   }
   if (a.lora && a.floatLoraBake) return a.floatLoraBake();
   return { weights: a.base, release: () => undefined };
+}
+
+/**
+ * The weights to build a graph for `ep`: fp16 Linears exist only for GPU EPs (the CPU EP has no
+ * fp16 MatMul on x64), so a GPU job that fell back to the CPU builds float32 Linears instead.
+ */
+export function weightsForEp(w: Weights, ep: ExecutionProvider): Weights {
+  return ep === 'cpu' && w instanceof QuantizedWeights ? w.withLinearCompute('float32') : w;
 }

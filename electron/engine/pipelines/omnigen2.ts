@@ -52,7 +52,7 @@ import { decodedToRgb8 } from '../image/output-image.js';
 import { writePngWithText } from '../image/png-metadata.js';
 import { resultFileName, buildResultMetadata } from './result-files.js';
 import { PhaseTracker, type PipelineContext } from './pipeline-context.js';
-import { type PreparedWeights, componentWeights, needsPrecisionBake } from './component-weights.js';
+import { type PreparedWeights, componentWeights, needsPrecisionBake, weightsForEp } from './component-weights.js';
 import type { QuantLoraSource } from '../runtime/quantized-bake.js';
 import { planJob } from './job-plan.js';
 import { residentNetworks } from './network-pool.js';
@@ -168,7 +168,7 @@ export async function runOmniGen2Pipeline(req: OmniGen2Request, env: JobEnvironm
     const needNegative = Array.from({ length: req.steps }, (_, i) => omnigen2StepGuidance(guidance, i, req.steps))
       .some((g) => g.passes.length > 1);
     const texts = needNegative ? [req.prompt, req.negativePrompt] : [req.prompt];
-    const [cond, negative] = await device.run('Qwen2.5-VL text model', (ep) => Qwen2TextModel.create(mllmModel, { ep, config: mllmConfig }),
+    const [cond, negative] = await device.run('Qwen2.5-VL text model', (ep) => Qwen2TextModel.create(weightsForEp(mllmModel, ep), { ep, config: mllmConfig }),
       async (mllm) => {
         const out: TextCondition[] = [];
         for (const [i, text] of texts.entries()) {
@@ -213,7 +213,7 @@ export async function runOmniGen2Pipeline(req: OmniGen2Request, env: JobEnvironm
     t.phase('loading', 'transformer');
     const passesPerStep: number[] = [];
     const plane = channels * lh * lw;
-    const latents = await device.run('OmniGen2 transformer', (ep) => OmniGen2Transformer.create(ditWeights, { ep, config: ditConfig, streamGroups: job.streamGroups, blockBytes: job.blockBytes('transformer') }), async (dit) => {
+    const latents = await device.run('OmniGen2 transformer', (ep) => OmniGen2Transformer.create(weightsForEp(ditWeights, ep), { ep, config: ditConfig, streamGroups: job.streamGroups, blockBytes: job.blockBytes('transformer') }), async (dit) => {
       t.phase('denoising', `${sizes.genWidth}×${sizes.genHeight}, ${req.scheduler}`);
       const total = req.steps * req.images;
       t.beginSteps(total);

@@ -38,7 +38,7 @@ import { decodedToRgb8 } from '../image/output-image.js';
 import { writePngWithText } from '../image/png-metadata.js';
 import { resultFileName, buildResultMetadata } from './result-files.js';
 import { PhaseTracker, type PipelineContext } from './pipeline-context.js';
-import { type PreparedWeights, componentWeights, needsPrecisionBake } from './component-weights.js';
+import { type PreparedWeights, componentWeights, needsPrecisionBake, weightsForEp } from './component-weights.js';
 import type { QuantLoraSource } from '../runtime/quantized-bake.js';
 import { planJob } from './job-plan.js';
 import { residentNetworks } from './network-pool.js';
@@ -102,12 +102,12 @@ export async function runUnoPipeline(req: UnoRequest, env: JobEnvironment, ctx: 
     t.phase('encoding');
     const t5Tok = await T5Tokenizer.fromFolder(files.t5);
     const t5Ids = t5Tok.encode(req.prompt, T5_TOKENS);
-    const txt = await device.run('T5 encoder', (ep) => T5Encoder.create(t5Weights, { ep }),
+    const txt = await device.run('T5 encoder', (ep) => T5Encoder.create(weightsForEp(t5Weights, ep), { ep }),
       (t5) => t5.encode(t5Ids, 1, T5_TOKENS), job.resident('t5'));
     t.checkCancel();
     const clipTok = await ClipTokenizer.fromFolder(files.clip);
     const clipIds = clipTok.encode(req.prompt);
-    const vec = await device.run('CLIP text encoder', (ep) => ClipTextEncoder.create(clipWeights, { ep }),
+    const vec = await device.run('CLIP text encoder', (ep) => ClipTextEncoder.create(weightsForEp(clipWeights, ep), { ep }),
       async (clip) => (await clip.encode(clipIds.ids)).pooled, job.resident('clip'));
 
     // 4. references: preprocess, encode, sample the posterior from the seeded generator -------------
@@ -139,7 +139,7 @@ export async function runUnoPipeline(req: UnoRequest, env: JobEnvironment, ctx: 
 
     // 5. denoise ---------------------------------------------------------------------------------
     t.phase('loading', 'transformer');
-    const img = await device.run('FLUX transformer', (ep) => FluxDit.create(ditWeights, { ep, streamGroups: job.streamGroups, blockBytes: job.blockBytes('dit') }), (dit) => {
+    const img = await device.run('FLUX transformer', (ep) => FluxDit.create(weightsForEp(ditWeights, ep), { ep, streamGroups: job.streamGroups, blockBytes: job.blockBytes('dit') }), (dit) => {
       t.phase('denoising');
       t.beginSteps(req.steps);
       return unoDenoise(dit, {

@@ -154,8 +154,9 @@ async function writeQuantizedBake(out: BakeOutput, base: Weights, plan: readonly
 export class QuantizedWeights extends OverlayWeights implements LinearStorage {
   private readonly layers = new Map<string, QuantizedLinearInfo>();
 
-  constructor(base: Weights, bake: Checkpoint | null, readonly linearCompute: 'float32' | 'float16') {
-    super(base, bake ?? new EmptyWeights(base.path));
+  constructor(private readonly baseWeights: Weights, private readonly bake: Checkpoint | null, readonly linearCompute: 'float32' | 'float16') {
+    super(baseWeights, bake ?? new EmptyWeights(baseWeights.path));
+    const base = baseWeights;
     if (!bake) return;
     const meta = bake.files[0]?.metadata[QUANT_LAYERS_METADATA];
     let parsed: unknown;
@@ -184,6 +185,11 @@ export class QuantizedWeights extends OverlayWeights implements LinearStorage {
 
   quantizedLinear(weightKey: string): QuantizedLinearInfo | null {
     return this.layers.get(weightKey) ?? null;
+  }
+
+  /** The same weights with plain Linears computing in `c` (a GPU job that falls back to the CPU EP needs float32). */
+  withLinearCompute(c: 'float32' | 'float16'): QuantizedWeights {
+    return c === this.linearCompute ? this : new QuantizedWeights(this.baseWeights, this.bake, c);
   }
 
   /** Weight keys stored as MatMulNBits. */
