@@ -2,11 +2,14 @@
 // MatMulNBits, with the LoRA merged in float32 first) or fp16 Linears on a GPU through
 // quantizedWeights; at full precision the LoRA bake in the checkpoint's own dtype (what the
 // reference pipelines run) or the checkpoint itself, memory-mapped.
+import path from 'node:path';
 import type { Weights } from '../runtime/safetensors.js';
-import type { BakeCache } from '../runtime/bake-cache.js';
+import { BakeCache } from '../runtime/bake-cache.js';
 import type { DeviceKind, PrecisionChoice } from '../runtime/weight-bytes.js';
 import { QuantizedWeights, type QuantLoraSource, type RoleOf, quantizedWeights } from '../runtime/quantized-bake.js';
 import type { ExecutionProvider } from '../runtime/sessions.js';
+import type { JobPlan } from './job-plan.js';
+import type { PhaseTracker } from './pipeline-context.js';
 
 export interface PreparedWeights {
   weights: Weights;
@@ -51,4 +54,40 @@ export async function componentWeights(a: ComponentWeightsArgs): Promise<Prepare
  */
 export function weightsForEp(w: Weights, ep: ExecutionProvider): Weights {
   return ep === 'cpu' && w instanceof QuantizedWeights ? w.withLinearCompute('float32') : w;
+}
+
+export interface WeightPreparerOptions {
+  job: JobPlan;
+  tracker: PhaseTracker;
+  cacheDir: string;
+  cacheLimitBytes: number;
+  /** The backbone's full-precision LoRA bake (UNO processor format or PEFT). */
+  floatLoraBake: (base: Weights, lora: QuantLoraSource, cache: BakeCache, onProgress: (done: number, total: number) => void) => Promise<PreparedWeights>;
+}
+
+/** Step 2 of a pipeline: each network's weights at its planned precision, with progress; all bakes released together. */
+export class WeightPreparer {
+  private readonly held: PreparedWeights[] = [];
+
+  constructor(private readonly o: WeightPreparerOptions) {}
+
+  private cache = (): BakeCache => BakeCache.open({ dir: path.join(this.o.cacheDir, 'bakes'), maxBytes: this.o.cacheLimitBytes });
+
+  async prepare(network: string, base: Weights, label: string, lora: QuantLoraSource | null = null): Promise<Weights> {
+    const { job, tracker } = this.o;
+    const choice = job.precision(network);
+    const loraName = lora ? path.basename(lora.file) : null;
+    if (lora || needsPrecisionBake(choice, job.device)) tracker.phase('loading', `${label}${loraName ? ` + LoRA ${loraName}` : ''} (${choice.precision})`);
+    const prepared = await componentWeights({
+      base, choice, device: job.device, roleOf: job.roleOf(network), cache: this.cache, lora,
+      floatLoraBake: lora ? () => this.o.floatLoraBake(base, lora, this.cache(), tracker.bakeProgress(loraName!)) : undefined,
+      onProgress: tracker.bakeProgress(`${label} ${choice.precision}${loraName ? ` + ${loraName}` : ''}`),
+    });
+    this.held.push(prepared);
+    return prepared.weights;
+  }
+
+  releaseAll(): void {
+    for (const p of this.held.splice(0)) p.release();
+  }
 }

@@ -33,7 +33,7 @@ import { OMNIGEN2_MANIFEST } from '../../../shared/model-manifests.js';
 import { Checkpoint, type Weights } from '../runtime/safetensors.js';
 import { requireBackbone } from '../runtime/model-locator.js';
 import { resolveExecutionProvider, type ExecutionProvider } from '../runtime/sessions.js';
-import { BakeCache, type BakePrecision } from '../runtime/bake-cache.js';
+import type { BakePrecision } from '../runtime/bake-cache.js';
 import { DeviceFallback } from './device-fallback.js';
 import { bakePeftLora } from '../lora/peft-lora.js';
 import { Qwen2TextModel, readQwen2TextConfig } from '../models/qwen2-text.js';
@@ -52,8 +52,7 @@ import { decodedToRgb8 } from '../image/output-image.js';
 import { writePngWithText } from '../image/png-metadata.js';
 import { resultFileName, buildResultMetadata } from './result-files.js';
 import { PhaseTracker, type PipelineContext } from './pipeline-context.js';
-import { type PreparedWeights, componentWeights, needsPrecisionBake, weightsForEp } from './component-weights.js';
-import type { QuantLoraSource } from '../runtime/quantized-bake.js';
+import { WeightPreparer, weightsForEp } from './component-weights.js';
 import { planJob } from './job-plan.js';
 import { residentNetworks } from './network-pool.js';
 import { precisionSummary } from '../runtime/memory-planner.js';
@@ -138,29 +137,17 @@ export async function runOmniGen2Pipeline(req: OmniGen2Request, env: JobEnvironm
   if (!job.plan.fits) warn(`loading anyway: ${job.plan.reason}`);
 
   // 2. prepare: weights at the planned precision (LoRA merge and/or int8/int4 bake) ----------------
-  const cache = () => BakeCache.open({ dir: path.join(env.cacheDir, 'bakes'), maxBytes: env.cacheLimitBytes });
-  const bakes: PreparedWeights[] = [];
-  const prepare = async (network: 'transformer' | 'mllm', base: Weights, label: string, lora: QuantLoraSource | null = null) => {
-    const choice = job.precision(network);
-    if (lora || needsPrecisionBake(choice, job.device)) t.phase('loading', `${label}${lora ? ` + LoRA ${path.basename(lora.file)}` : ''} (${choice.precision})`);
-    const prepared = await componentWeights({
-      base, choice, device: job.device, roleOf: job.roleOf(network), cache, lora,
-      floatLoraBake: lora ? async () => {
-        const bake = await bakePeftLora({
-          base, loraFile: lora.file, scale: req.lora.scale, precision: bakePrecisionFor(base), cache: cache(),
-          onProgress: t.bakeProgress(path.basename(lora.file)),
-        });
-        return { weights: bake.weights, release: () => bake.entry.release() };
-      } : undefined,
-      onProgress: t.bakeProgress(`${label} ${choice.precision}${lora ? ` + ${path.basename(lora.file)}` : ''}`),
-    });
-    bakes.push(prepared);
-    return prepared.weights;
-  };
+  const weights = new WeightPreparer({
+    job, tracker: t, cacheDir: env.cacheDir, cacheLimitBytes: env.cacheLimitBytes,
+    floatLoraBake: async (base, lora, cache, onProgress) => {
+      const bake = await bakePeftLora({ base, loraFile: lora.file, scale: req.lora.scale, precision: bakePrecisionFor(base), cache, onProgress });
+      return { weights: bake.weights, release: () => bake.entry.release() };
+    },
+  });
   try {
-    const ditWeights = await prepare('transformer', ditBase, 'transformer',
+    const ditWeights = await weights.prepare('transformer', ditBase, 'transformer',
       req.lora.path ? { format: 'peft', file: req.lora.path, scale: req.lora.scale } : null);
-    const mllmModel = await prepare('mllm', mllmWeights, 'MLLM');
+    const mllmModel = await weights.prepare('mllm', mllmWeights, 'MLLM');
 
     // 3. encode prompt (and the negative prompt when text guidance is used), then release the MLLM --
     t.phase('encoding');
@@ -276,7 +263,7 @@ export async function runOmniGen2Pipeline(req: OmniGen2Request, env: JobEnvironm
       timingsMs: t.timings, warnings,
     };
   } finally {
-    for (const b of bakes) b.release();
+    weights.releaseAll();
   }
 }
 

@@ -18,7 +18,7 @@ import { UNO_MANIFEST } from '../../../shared/model-manifests.js';
 import { Checkpoint, type Weights } from '../runtime/safetensors.js';
 import { requireBackbone } from '../runtime/model-locator.js';
 import { resolveExecutionProvider, type ExecutionProvider } from '../runtime/sessions.js';
-import { BakeCache, type BakePrecision } from '../runtime/bake-cache.js';
+import type { BakePrecision } from '../runtime/bake-cache.js';
 import { DeviceFallback } from './device-fallback.js';
 import { bakeUnoLora } from '../lora/merge.js';
 import { FluxDit } from '../models/flux-dit.js';
@@ -38,8 +38,7 @@ import { decodedToRgb8 } from '../image/output-image.js';
 import { writePngWithText } from '../image/png-metadata.js';
 import { resultFileName, buildResultMetadata } from './result-files.js';
 import { PhaseTracker, type PipelineContext } from './pipeline-context.js';
-import { type PreparedWeights, componentWeights, needsPrecisionBake, weightsForEp } from './component-weights.js';
-import type { QuantLoraSource } from '../runtime/quantized-bake.js';
+import { WeightPreparer, weightsForEp } from './component-weights.js';
 import { planJob } from './job-plan.js';
 import { residentNetworks } from './network-pool.js';
 import { precisionSummary } from '../runtime/memory-planner.js';
@@ -73,30 +72,20 @@ export async function runUnoPipeline(req: UnoRequest, env: JobEnvironment, ctx: 
   if (!job.plan.fits) warn(`loading anyway: ${job.plan.reason}`);
 
   // 2. prepare: weights at the planned precision (LoRA merge and/or int8/int4 bake) ----------------
-  const cache = () => BakeCache.open({ dir: path.join(env.cacheDir, 'bakes'), maxBytes: env.cacheLimitBytes });
-  const bakes: PreparedWeights[] = [];
-  const prepare = async (network: 't5' | 'clip' | 'dit', base: Weights, label: string, lora: QuantLoraSource | null = null) => {
-    const choice = job.precision(network);
-    if (lora || needsPrecisionBake(choice, job.device)) t.phase('loading', `${label}${lora ? ` + LoRA ${path.basename(lora.file)}` : ''} (${choice.precision})`);
-    const prepared = await componentWeights({
-      base, choice, device: job.device, roleOf: job.roleOf(network), cache, lora,
-      floatLoraBake: lora ? async () => {
-        const bake = await bakeUnoLora({
-          base, loraFile: lora.file, scale: { mode: 'scale', scale: req.lora.scale },
-          precision: bakePrecisionFor(base), cache: cache(), onProgress: t.bakeProgress(path.basename(lora.file)),
-        });
-        return { weights: bake.weights, release: () => bake.entry.release() };
-      } : undefined,
-      onProgress: t.bakeProgress(`${label} ${choice.precision}${lora ? ` + ${path.basename(lora.file)}` : ''}`),
-    });
-    bakes.push(prepared);
-    return prepared.weights;
-  };
+  const weights = new WeightPreparer({
+    job, tracker: t, cacheDir: env.cacheDir, cacheLimitBytes: env.cacheLimitBytes,
+    floatLoraBake: async (base, lora, cache, onProgress) => {
+      const bake = await bakeUnoLora({
+        base, loraFile: lora.file, scale: { mode: 'scale', scale: req.lora.scale }, precision: bakePrecisionFor(base), cache, onProgress,
+      });
+      return { weights: bake.weights, release: () => bake.entry.release() };
+    },
+  });
   try {
-    const ditWeights = await prepare('dit', ditBase, 'transformer',
+    const ditWeights = await weights.prepare('dit', ditBase, 'transformer',
       req.lora.path ? { format: 'uno', file: req.lora.path, scale: { mode: 'scale', scale: req.lora.scale } } : null);
-    const t5Weights = await prepare('t5', Checkpoint.open(files.t5), 'T5');
-    const clipWeights = await prepare('clip', Checkpoint.open(files.clip), 'CLIP');
+    const t5Weights = await weights.prepare('t5', Checkpoint.open(files.t5), 'T5');
+    const clipWeights = await weights.prepare('clip', Checkpoint.open(files.clip), 'CLIP');
 
     // 3. encode text, then release the encoders ----------------------------------------------------
     t.phase('encoding');
@@ -173,7 +162,7 @@ export async function runUnoPipeline(req: UnoRequest, env: JobEnvironment, ctx: 
       timingsMs: t.timings, warnings,
     };
   } finally {
-    for (const b of bakes) b.release();
+    weights.releaseAll();
   }
 }
 
