@@ -13,7 +13,7 @@ import { type BuiltModel, type Value, GraphBuilder, float } from '../runtime/gra
 import { geluTanh, linear, rmsNorm, silu, splitLast } from '../runtime/nn.js';
 import type { ExecutionProvider, SessionOptions } from '../runtime/sessions.js';
 import {
-  type BlockGroup, type BlockRange, type GroupSessionCounts, BlockGroupRunner, blockStateName, planBlockGroups, storedBlockBytes,
+  type BlockGroup, type BlockRange, type GroupSessionCounts, BlockGroupRunner, blockStateName, planBlockGroups, storedBlockBytes, summarizeGroupGraphs,
 } from '../runtime/block-groups.js';
 import { type PositionIds, applyRope, ropeTables } from './rope.js';
 import { type AttentionKind, attention, defaultAttentionFor } from './attention.js';
@@ -721,12 +721,7 @@ export class FluxDit {
       ? [buildFluxDit(w, { config: cfg, attention: kind })]
       : groups.map((g) => buildFluxDitGroup(w, g, { config: cfg, attention: kind }));
     const runner = await BlockGroupRunner.create(graphs, { ...sessionOpts, ep: opts.ep, resident: groups.length === 1 || keepGroupsResident === true });
-    const model = {
-      name: groups.length === 1 ? graphs[0].name : `flux_dit (${groups.length} block groups)`,
-      parameterCount: graphs.reduce((a, g) => a + g.parameterCount, 0),
-      externalBytes: graphs.reduce((a, g) => a + g.externalBytes, 0),
-      nodeCount: graphs.reduce((a, g) => a + g.nodeCount, 0),
-    };
+    const model = summarizeGroupGraphs(graphs, 'flux_dit');
     return new FluxDit(cfg, model, groups, runner);
   }
 

@@ -29,7 +29,7 @@ import { type BuiltModel, type Dim, type ElemType, type Value, GraphBuilder, flo
 import { linear, rmsNorm, silu, splitLast, weightF32 } from '../runtime/nn.js';
 import type { ExecutionProvider, SessionOptions } from '../runtime/sessions.js';
 import {
-  type BlockGroup, type BlockRange, type GroupSessionCounts, BlockGroupRunner, blockStateName, planBlockGroups, storedBlockBytes,
+  type BlockGroup, type BlockRange, type GroupSessionCounts, BlockGroupRunner, blockStateName, planBlockGroups, storedBlockBytes, summarizeGroupGraphs,
 } from '../runtime/block-groups.js';
 import { countNumberedModules, shapeOfRank } from './checkpoint-keys.js';
 import { HfConfig, hfConfigBeside } from './hf-config.js';
@@ -835,12 +835,7 @@ export class OmniGen2Transformer {
       ? [buildOmniGen2Transformer(w, { config: cfg, attention: kind })]
       : groups.map((g) => buildOmniGen2TransformerGroup(w, g, { config: cfg, attention: kind }));
     const runner = await BlockGroupRunner.create(graphs, { ...sessionOpts, ep: opts.ep, resident: groups.length === 1 || keepGroupsResident === true });
-    const model = {
-      name: groups.length === 1 ? graphs[0].name : `omnigen2_transformer (${groups.length} block groups)`,
-      parameterCount: graphs.reduce((a, g) => a + g.parameterCount, 0),
-      externalBytes: graphs.reduce((a, g) => a + g.externalBytes, 0),
-      nodeCount: graphs.reduce((a, g) => a + g.nodeCount, 0),
-    };
+    const model = summarizeGroupGraphs(graphs, 'omnigen2_transformer');
     return new OmniGen2Transformer(cfg, model, groups, runner);
   }
 

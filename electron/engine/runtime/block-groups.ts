@@ -178,3 +178,15 @@ export function planBlockGroups(blockCount: number, streamGroups: number, blockB
   if (streamGroups <= 1) return [{ first: 0, end: blockCount, bytes: blockBytes.reduce((a, b) => a + b, 0) }];
   return splitBlockGroups(blockBytes, streamGroups);
 }
+
+export type GraphSummary = Pick<BuiltModel, 'name' | 'parameterCount' | 'externalBytes' | 'nodeCount'>;
+
+/** One summary of a network built as group graphs (a single graph keeps its own name). */
+export function summarizeGroupGraphs(graphs: readonly GraphSummary[], name: string): GraphSummary {
+  return {
+    name: graphs.length === 1 ? graphs[0].name : `${name} (${graphs.length} block groups)`,
+    parameterCount: graphs.reduce((a, g) => a + g.parameterCount, 0),
+    externalBytes: graphs.reduce((a, g) => a + g.externalBytes, 0),
+    nodeCount: graphs.reduce((a, g) => a + g.nodeCount, 0),
+  };
+}
