@@ -6,7 +6,8 @@
 //   --no-webgpu      skip the WebGPU case
 //   --no-linear      skip the linear-layout micro-benchmark
 //   --dtype D        DiT checkpoint dtype: F32 (default; what the fp32 LoRA bake gives), BF16 or F16
-//   --only LIST      run only these benches, comma-separated: dit, linear, generate (default: all)
+//   --only LIST      run only these benches, comma-separated: dit, linear, generate, memory, precision (default: all)
+//                    (precision: fp32/fp16/int8/int4 on the mid-size DiT; --cpu-runs / --gpu-runs apply, 1 warm-up each)
 //   --gen-profile    generation bench: sample the JS thread of the CPU generation cases and list
 //                    the heaviest functions
 import os from 'node:os';
@@ -19,8 +20,10 @@ import { LINEAR_BENCH_DEFAULTS, type LinearBenchReport, runLinearBench } from '.
 import { formatTable } from './table.js';
 import { type GenerateBenchReport, runGenerateBench } from './generate-bench.js';
 import { bakeTable, generationPhaseTable, outsideByPhaseTable, profileSection } from './generate-report.js';
+import { memoryTable, runMemoryBench } from './memory-bench.js';
+import { precisionSection, runPrecisionBench } from './precision-bench.js';
 
-const BENCHES = ['dit', 'linear', 'generate'] as const;
+const BENCHES = ['dit', 'linear', 'generate', 'memory', 'precision'] as const;
 type BenchName = (typeof BENCHES)[number];
 
 function benchList(v: string | undefined, noLinear: boolean): Set<BenchName> {
@@ -162,6 +165,14 @@ async function main(): Promise<void> {
   });
   const linear = !only.has('linear') ? null : await runLinearBench({ ...LINEAR_BENCH_DEFAULTS, log });
   const generate = !only.has('generate') ? null : await runGenerateBench({ webgpu, profile: values['gen-profile'], log });
+  const memory = !only.has('memory') ? null : await runMemoryBench({ allSettings: false, log });
+  const precision = !only.has('precision') ? null : await runPrecisionBench({
+    cpuRuns: intOption('cpu-runs', values['cpu-runs'], 3, 1),
+    gpuRuns: intOption('gpu-runs', values['gpu-runs'], 1, 1),
+    gpuWarmups: 1,
+    webgpu,
+    log,
+  });
   const totalMs = performance.now() - t0;
 
   if (dit) {
@@ -182,9 +193,21 @@ async function main(): Promise<void> {
     console.log(linearTable(linear));
   }
   if (generate) printGenerate(generate);
+  if (memory) {
+    console.log('');
+    console.log('Peak RSS, memory planner estimate vs measured: one real generation per process on CPU, plan pinned to one phase at a time, '
+      + 'the engine\'s ORT session settings (node dist/bench/memory-bench.js --all-settings also runs arena / prepacking off)');
+    console.log(memoryTable(memory));
+    console.log('(per phase: estimate / measured peak MiB; measured = VmHWM reset at every pipeline phase event; error = (estimate − measured) / measured)');
+  }
+  if (precision) {
+    console.log('');
+    console.log(precisionSection(precision));
+  }
   console.log(`(total ${sec(totalMs)} s)`);
-  console.log(`BENCH_JSON ${JSON.stringify({ env, dit, linear, generate, totalMs })}`);
-  if (dit?.cases.some((c) => c.error) || linear?.cases.some((c) => c.error) || generate?.cases.some((c) => c.error)) process.exitCode = 1;
+  console.log(`BENCH_JSON ${JSON.stringify({ env, dit, linear, generate, memory, precision, totalMs })}`);
+  if (dit?.cases.some((c) => c.error) || linear?.cases.some((c) => c.error) || generate?.cases.some((c) => c.error)
+    || memory?.rows.some((r) => r.failure) || precision?.cases.some((c) => c.error)) process.exitCode = 1;
 }
 
 main().catch((e: unknown) => {

@@ -17,6 +17,8 @@ import { TINY_KIT_MARKER } from './tiny-uno-kit.js';
 export interface TinyOmniGen2KitOptions {
   seed?: number;
   loraRank?: number;
+  /** Override transformer sizes (e.g. a mid-size transformer for benchmarks); defaults are the tiny ones. */
+  transformer?: Partial<OmniGen2TransformerSizes>;
 }
 
 export interface TinyOmniGen2Kit {
@@ -175,6 +177,7 @@ export function writeTinyOmniGen2Kit(root: string, opts: TinyOmniGen2KitOptions 
   const transformer: OmniGen2TransformerSizes = {
     patchSize: 2, inChannels: 16, hidden: 64, layers: 2, refinerLayers: 1, heads: 4, kvHeads: 2, multipleOf: 16,
     textDim: mllm.hidden, axesDim: [4, 6, 6], axesLens: [1024, 1664, 1664], timestepScale: 1000, normEps: 1e-5,
+    ...opts.transformer,
   };
   const transformerSpec = omniGen2TransformerSpec(transformer, 'BF16');
   writeRandomCheckpoint(path.join(dirs.transformer, 'diffusion_pytorch_model.safetensors'), transformerSpec, seed + 2, { format: 'pt' });

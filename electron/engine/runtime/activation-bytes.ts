@@ -2,10 +2,11 @@
 // counts of a request. ORT frees an intermediate after its last consumer, so a forward's peak is
 // the largest set of tensors alive at one moment; each estimator lists the moments that can be the
 // worst for its architecture and returns the largest. Counts are elements; the caller multiplies by
-// the activation element size (fp32 on CPU, fp16 on a GPU running fp16 graphs).
+// the activation element size (fp32 on every EP: the graphs compute in float32).
 //
 // Known simplifications (say so rather than hide them): ORT's CPU arena keeps freed blocks and
-// rounds sizes (see ARENA_FACTOR in memory-planner.ts), Split/Concat/Transpose are counted as
+// rounds sizes, and MLAS convolutions need working buffers beyond these tensors (the measured
+// per-network factors in memory-planner.ts, CPU_ACTIVATION_FACTORS, cover both on CPU), Split/Concat/Transpose are counted as
 // copies, MLAS convolution working buffers are taken as bounded (per-thread tiles, not a full
 // im2col), and small tensors (vectors, RoPE tables of a few rows) are ignored unless named.
 // `test/unit/runtime/memory-planner.test.ts` compares the sum with real sizes; measured peaks can

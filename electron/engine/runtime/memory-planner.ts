@@ -12,7 +12,8 @@ import { OMNIGEN2_MANIFEST, UNO_MANIFEST, type BackboneId, type ManifestComponen
 import { Checkpoint } from './safetensors.js';
 import { describeProblems, locateComponent } from './model-locator.js';
 import type { AttentionShape } from './activation-bytes.js';
-import { type DeviceKind, type Precision, type PrecisionChoice, activationElementBytes } from './weight-bytes.js';
+import { type ComponentWeightBytes, type DeviceKind, type Precision, type PrecisionChoice, activationElementBytes } from './weight-bytes.js';
+import { splitBlockGroups } from './block-groups.js';
 import {
   type NetworkMemoryModel, type NetworkWorkload,
   clipTextMemoryModel, fluxDitMemoryModel, omnigen2TransformerMemoryModel, qwen2TextMemoryModel, t5MemoryModel, vaeMemoryModels,
@@ -21,19 +22,94 @@ import {
 export const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 
-/**
- * Resident memory outside the networks: the engine process (Node + ORT + app code; Node with
- * onnxruntime-node loaded measured ≈ 52 MB RSS, the engine's own state adds more) on CPU; the EP
- * context and workspaces on a GPU (assumption, not measured).
- */
-const BASELINE_BYTES: Record<DeviceKind, number> = { cpu: 192 * MiB, gpu: 512 * MiB };
+// ---------------------------------------------------------------------------------------------
+// Measured constants (CPU). Every CPU figure below comes from real generations measured by
+//   npm run build && node dist/bench/memory-bench.js --all-settings
+// (bench/memory-estimate.ts: one fresh process per configuration, runGenerateJob with the plan
+// pinned: one phase at a time, all resident or streamed in 2–3 block groups, float or int8 / int4
+// denoiser and text encoders; peak RSS per phase from VmHWM reset at every phase event), on
+// onnxruntime-node 1.30, Node 20, Linux x64, 2 cores. Kits: tiny UNO (64², two 320² references),
+// mid-size UNO (DiT hidden 512, 4 + 8 blocks, 71 M parameters in BF16; 256², two 320² references),
+// tiny OmniGen2 (64², one 64² reference), mid-size OmniGen2 (transformer hidden 512, 6 + 3 blocks,
+// 43 M parameters in BF16; 256², one 128² reference). All 28 configurations came out within 15 %
+// (worst: mid UNO float all resident +13 %, mid OmniGen2 int8 one phase −12.5 %);
+// test/integration/memory-estimate.test.ts re-measures a representative subset.
 
 /**
- * ORT's CPU arena keeps a session's peak and rounds blocks: platform-notes measured an
- * activation-heavy peak of 1238 MB with the arena against 710 MB without. Applied to activations
- * when a plan assumes the arena on.
+ * Resident memory outside the networks. CPU: the engine process during a job — Node, onnxruntime-node
+ * loaded (64 MiB right after the imports), tokenizers, sharp and the pipeline's own tensors: RSS
+ * between phases measured 118–134 MiB (tiny OmniGen2 whole run 134 MiB with ~3 MB of networks;
+ * tiny UNO text phase 130 MiB). A GPU EP context and workspaces: assumption, not measured.
  */
-const CPU_ARENA_FACTOR = 1238 / 710;
+const BASELINE_BYTES: Record<DeviceKind, number> = { cpu: 128 * MiB, gpu: 512 * MiB };
+
+/**
+ * CPU sessions over float weights stored as bf16/fp16: resident bytes per byte of fp32 weights.
+ * The constant-folded Cast makes the fp32 copy (1×), the 16-bit external-data pages ORT maps and
+ * touches stay resident until the session is released (0.5×), and graph optimization leaves more
+ * initializer copies in the heap. Measured: mid-size DiT (284 MB of fp32 weights from a 142 MB
+ * BF16 file) grew RSS by 603 MB at session creation with the arena and prepacking on (592 MB
+ * without prepacking, 581 MB without the arena) and kept it until release: 603 / 284 ≈ 2.13; the
+ * process peak of that phase (802 MiB) also holds the residue of earlier phases (~14 MiB), so 2.18.
+ * Prepacking needs no term of its own: MLAS's packed copies replace the fp32 initializers they were
+ * made from (+12 MB measured with prepacking on against off).
+ */
+const CPU_CAST_WEIGHT_FACTOR = 2.18;
+
+/**
+ * Float weights stored in fp32 on CPU: the external-data pages are used as they are (no cast copy).
+ * Not measured separately (the kits' fp32 VAE and CLIP weigh a few MB); prepacked MatMul weights
+ * would make private copies, which the real fp32 networks here (VAE convolutions, CLIP) barely have.
+ */
+const CPU_F32_WEIGHT_FACTOR = 1;
+
+/**
+ * CPU MatMulNBits weights of a quantized bake (codes, scales, zero points; memory-mapped from the
+ * bake file): resident bytes per priced byte. Prepacking copies them into MLAS's layout and the
+ * copy replaces the mapped initializer, so they cost their priced size once. The float parts of a
+ * quantized network (modulation unless quantized, embedders, norms, biases) are still read from the
+ * 16-bit checkpoint and cast: CPU_CAST_WEIGHT_FACTOR. Measured (memory-bench, one phase at a time,
+ * RSS at the end of the denoiser's session creation): mid-size UNO DiT int8, 78.8 MiB float +
+ * 49.5 MiB MatMulNBits priced: +150 MiB over a phase start whose heap still held ~50 MiB the bake
+ * had freed (2.18 · 78.8 + 49.5 − 50 = 171); mid-size OmniGen2 int8, 35.1 + 34.8 MiB: 117 MiB
+ * over the 128 MiB baseline (2.18 · 35.1 + 34.8 = 111); int4, 35.1 + 19.2 MiB: 106 MiB (96).
+ */
+const CPU_QUANT_WEIGHT_FACTOR = 1;
+
+/**
+ * CPU, dit-streamed: resident bytes of the largest block group per priced-and-cast byte. Every
+ * forward creates, runs and releases one group session after another; glibc keeps the freed cast
+ * copies of the previous group in the heap (tensors below its dynamic mmap threshold) and the next
+ * group reuses most but not all of them (RSS after the last group stays at about one group's
+ * weights). Measured (`node dist/bench/memory-bench.js --only streamed`), weights at the denoise
+ * peak over the largest group's cast bytes: mid-size UNO float 3 groups 1.40, int4 2 groups 0.85;
+ * mid-size OmniGen2 float 3 groups 1.12, int4 2 groups 1.28: 1.15 (each run within 15 %).
+ */
+const CPU_STREAM_GROUP_FACTOR = 1.15;
+
+/**
+ * CPU activation peak / structural estimate (activation-bytes.ts) per network, with the ORT CPU
+ * arena on (the engine's default, sessions.ts) and off. Measured:
+ * - FLUX DiT (mid-size, 256², two references): +55 MiB over the loaded session in the denoising
+ *   steps against a structural 56 MiB with the arena: 1.0. Without the arena the steps reused freed
+ *   heap and added nothing over creation; 1.0 keeps the estimate on the safe side.
+ * - VAE encoder (320² reference): +86 MiB over the baseline with the arena against a structural
+ *   39 MiB (MLAS convolution working buffers and GroupNorm copies): 2.2; without the arena glibc
+ *   kept more (+140 MiB): 3.55.
+ * - VAE decoder: its one-phase peak hides under the DiT's residue, but all-resident runs show it:
+ *   mid-size UNO int8 (256²) grew RSS by 64 MiB in decoding against a structural 48 MiB (1.33),
+ *   mid-size OmniGen2 int8 (256²) by 36 MiB against 25 MiB (1.47): 1.4. Without the arena the
+ *   encoder's 3.55 (not measured separately; on the safe side).
+ * - Text encoders and the OmniGen2 transformer: too small in the kits to separate from the
+ *   baseline; 1.0 (structural estimate as it is).
+ * (platform-notes' 1238 vs 710 MB arena measurement was one activation-heavy session, not a
+ * generation's phase peak; the arena also returns a released session's memory to the OS, which
+ * malloc did not: without the arena the tiny UNO run stayed at 258 MiB after its 270 MiB peak.)
+ */
+const CPU_ACTIVATION_FACTORS: Record<'arena' | 'noArena', Partial<Record<string, number>>> = {
+  arena: { 'vae-encoder': 2.2, 'vae-decoder': 1.4 },
+  noArena: { 'vae-encoder': 3.55, 'vae-decoder': 3.55 },
+};
 
 /** Part of the budget left unplanned (OS, driver, fragmentation): 1/16, so 16 GiB plans to 15 GiB. */
 const DEFAULT_RESERVE_FRACTION = 1 / 16;
@@ -263,9 +339,18 @@ export interface PlanOptions {
   maxStreamGroups?: number;
   /** Fix a component's precision instead of searching (component ids: dit, t5, clip, vae / transformer, mllm, vae). */
   precisions?: Partial<Record<string, PrecisionChoice>>;
-  /** CPU only: sessions keep ORT's memory arena (default false: the plan assumes `enableCpuMemArena: false` for its sessions). */
+  /** CPU only: sessions use ORT's memory arena (default true, as sessions.ts creates them). */
   cpuMemArena?: boolean;
+  /**
+   * CPU only: sessions prepack MatMul weights (default true, as sessions.ts). Priced the same either
+   * way: the packed copies replace the fp32 initializers (measured +12 MB on a 284 MB DiT).
+   */
+  cpuPrepack?: boolean;
   calibration?: ActivationCalibration;
+  /** Pin the residency mode (tests, benchmarks, the CLI) instead of searching. */
+  residency?: Residency;
+  /** With residency dit-streamed: pin the number of block groups. */
+  streamGroups?: number;
 }
 
 export type Residency = 'all-resident' | 'one-phase-at-a-time' | 'dit-streamed';
@@ -355,22 +440,9 @@ interface Candidate {
   streamGroups: number;
 }
 
-/** Split block sizes (in order) into `groups` contiguous groups of about equal bytes; the largest group's bytes. */
+/** Split block sizes (in order) into `groups` contiguous groups of about equal bytes (`splitBlockGroups`); the largest group's bytes. */
 export function largestBlockGroup(blocks: readonly number[], groups: number): number {
-  const total = blocks.reduce((a, b) => a + b, 0);
-  const target = total / groups;
-  let largest = 0;
-  let current = 0;
-  let made = 1;
-  for (const b of blocks) {
-    if (current > 0 && current + b > target && made < groups) {
-      largest = Math.max(largest, current);
-      current = 0;
-      made++;
-    }
-    current += b;
-  }
-  return Math.max(largest, current);
+  return Math.max(0, ...splitBlockGroups(blocks, groups).map((g) => g.bytes));
 }
 
 interface Context {
@@ -388,23 +460,53 @@ function choiceLabel(c: PrecisionChoice): string {
   return `${c.precision}${c.quantizeModulation ? '+int8-modulation' : ''}`;
 }
 
+/**
+ * Resident bytes of priced weights on the device. CPU: float weights cast from a 16-bit file cost
+ * CPU_CAST_WEIGHT_FACTOR × their fp32 bytes (fp32 files CPU_F32_WEIGHT_FACTOR), MatMulNBits parts of
+ * a quantized bake CPU_QUANT_WEIGHT_FACTOR; the float parts of a quantized network are cast like any
+ * other float weight. GPU: the priced size (the upload; not measured on a GPU yet).
+ */
+function residentWeightBytes(net: NetworkMemoryModel, choice: PrecisionChoice, device: DeviceKind, w: ComponentWeightBytes): number {
+  if (device !== 'cpu') return w.total;
+  const quantizedPart = (quantized(choice) ? w.byRole.matmul : 0) + (choice.quantizeModulation ? w.byRole.modulation : 0);
+  const floatFactor = net.storedDtype === 'F32' ? CPU_F32_WEIGHT_FACTOR : CPU_CAST_WEIGHT_FACTOR;
+  return quantizedPart * CPU_QUANT_WEIGHT_FACTOR + (w.total - quantizedPart) * floatFactor;
+}
+
+/**
+ * Resident weights of a streamed network: its non-block weights (embedders, final layer; taken as
+ * loaded throughout, an upper bound since they live in the first and last groups) plus the largest
+ * group, split as the pipelines split it (by priced bytes, `splitBlockGroups`).
+ */
+function streamedWeightBytes(net: NetworkMemoryModel, choice: PrecisionChoice, device: DeviceKind, groups: number): number {
+  const blocks = net.blockWeights!(choice, device);
+  const resident = blocks.map((b) => residentWeightBytes(net, choice, device, b));
+  const split = splitBlockGroups(blocks.map((b) => b.total), groups);
+  const largest = Math.max(0, ...split.map((g) => resident.slice(g.first, g.end).reduce((x, y) => x + y, 0)));
+  const whole = residentWeightBytes(net, choice, device, net.weights(choice, device));
+  const outside = whole - resident.reduce((x, y) => x + y, 0);
+  return outside + largest * (device === 'cpu' ? CPU_STREAM_GROUP_FACTOR : 1);
+}
+
 function evaluate(ctx: Context, cand: Candidate): MemoryPlan {
   const { models, opts, work, networks, groupOf } = ctx;
   const device = opts.device;
-  const actBytes = activationElementBytes(device) * (device === 'cpu' && opts.cpuMemArena ? CPU_ARENA_FACTOR : 1);
+  const actBytes = activationElementBytes(device);
+  const arena = opts.cpuMemArena ?? true;
+  const actFactor = (net: string) => (device === 'cpu' ? CPU_ACTIVATION_FACTORS[arena ? 'arena' : 'noArena'][net] ?? 1 : 1);
   const choiceOf = (net: string) => cand.choices.get(groupOf.get(net)!.id)!;
-  const weightOf = (net: string) => networks.get(net)!.weights(choiceOf(net), device).total;
+  const weightOf = (net: string) => residentWeightBytes(networks.get(net)!, choiceOf(net), device, networks.get(net)!.weights(choiceOf(net), device));
   const phases = models.phases.filter((p) => p.name !== 'encode-references' || opts.request.references > 0);
   const allWeights = phases.flatMap((p) => p.networks).filter((n, i, a) => a.indexOf(n) === i).reduce((s, n) => s + weightOf(n), 0);
+  // All resident: a session's allocator (the CPU arena; a GPU EP's device arena) keeps its activation
+  // peak until the session is released, so the networks of earlier phases still hold theirs.
+  const retains = cand.residency === 'all-resident' && (device !== 'cpu' || arena);
+  let retained = 0;
 
   const planned: PlannedPhase[] = phases.map((p) => {
     let resident = cand.residency === 'all-resident' ? allWeights : p.networks.reduce((s, n) => s + weightOf(n), 0);
     if (cand.residency === 'dit-streamed' && p.streamable) {
-      const net = networks.get(p.streamable)!;
-      const choice = choiceOf(p.streamable);
-      const blocks = net.blockBytes!(choice, device);
-      const blockTotal = blocks.reduce((a, b) => a + b, 0);
-      resident = resident - blockTotal + largestBlockGroup(blocks, cand.streamGroups);
+      resident = resident - weightOf(p.streamable) + streamedWeightBytes(networks.get(p.streamable)!, choiceOf(p.streamable), device, cand.streamGroups);
     }
     const isDenoise = p.streamable !== undefined;
     const activationFor = (attention: AttentionShape) => {
@@ -413,7 +515,7 @@ function evaluate(ctx: Context, cand: Candidate): MemoryPlan {
         const e = networks.get(n)!.activations(work.byNetwork[n], attention);
         const cal = opts.calibration?.[n];
         const mult = isDenoise ? work.denoiseMultiplier : 1;
-        const bytes = e.elements * mult * actBytes * (cal?.scale ?? 1) + (cal?.offsetBytes ?? 0);
+        const bytes = e.elements * mult * actBytes * actFactor(n) * (cal?.scale ?? 1) + (cal?.offsetBytes ?? 0);
         if (bytes > best.bytes) best = { bytes, at: `${n}: ${e.worst}` };
       }
       if (isDenoise) best.bytes += work.carriedElements * activationElementBytes(device);
@@ -425,7 +527,7 @@ function evaluate(ctx: Context, cand: Candidate): MemoryPlan {
       for (const chunks of QUERY_CHUNKS) {
         attention = { kind: 'unfused', queryChunks: chunks };
         act = activationFor(attention);
-        if (ctx.baseline + resident + act.bytes <= ctx.limit) break;
+        if (ctx.baseline + resident + retained + act.bytes <= ctx.limit) break;
       }
     }
     const components: PlannedComponent[] = p.networks.map((n) => {
@@ -433,9 +535,12 @@ function evaluate(ctx: Context, cand: Candidate): MemoryPlan {
       const wb = networks.get(n)!.weights(c, device);
       return { id: n, precision: c.precision, quantizeModulation: c.quantizeModulation === true, weightBytes: wb.total, parameters: wb.parameters };
     });
+    const held = retained;
+    if (retains) retained += act.bytes;
     return {
-      name: p.name, components, residentWeightBytes: resident, activationBytes: act.bytes, activationPeakAt: act.at, attention,
-      peakBytes: ctx.baseline + resident + act.bytes,
+      name: p.name, components, residentWeightBytes: resident, activationBytes: act.bytes + held,
+      activationPeakAt: held > 0 ? `${act.at} (+ ${fmtGiB(held)} kept by the sessions of earlier phases)` : act.at, attention,
+      peakBytes: ctx.baseline + resident + held + act.bytes,
     };
   });
   const peakBytes = Math.max(...planned.map((p) => p.peakBytes));
@@ -475,8 +580,7 @@ function describeGiveUps(ctx: Context, plan: MemoryPlan, cand: Candidate, ladder
   if (cand.residency === 'dit-streamed') {
     const denoise = ctx.models.phases.find((p) => p.streamable)!;
     const net = ctx.networks.get(denoise.streamable!)!;
-    const blocks = net.blockBytes!(cand.choices.get(ctx.groupOf.get(net.id)!.id)!, ctx.opts.device);
-    const total = blocks.reduce((a, b) => a + b, 0);
+    const total = net.blockBytes!(cand.choices.get(ctx.groupOf.get(net.id)!.id)!, ctx.opts.device).reduce((a, b) => a + b, 0);
     out.push(`${ctx.models.backbone === 'uno' ? 'DiT' : 'transformer'} streamed in ${cand.streamGroups} groups of blocks (sessions per group, run in sequence every step: ${fmtGiB(total)} loaded per forward pass)`);
   }
   for (const p of plan.phases) {
@@ -496,17 +600,18 @@ function planNotes(ctx: Context, plan: MemoryPlan): string[] {
   const notes = [...ctx.models.notes];
   if (opts.device === 'cpu') {
     notes.push('CPU EP: bf16/fp16 weights are cast to fp32 when a session is created (fp32-sized RAM); only int8/int4 (MatMulNBits) save memory');
-    notes.push(opts.cpuMemArena
-      ? `CPU memory arena on: activations × ${CPU_ARENA_FACTOR.toFixed(2)} (platform-notes measurement)`
-      : 'assumes sessions created with enableCpuMemArena: false (the arena kept up to 1.74× the activation peak in a measurement)');
-    notes.push('session creation briefly holds the mapped file pages and the fp32 / prepacked copies of a network together (not in the steady-state peak)');
+    notes.push((opts.cpuMemArena ?? true)
+      ? `sessions with the ORT CPU memory arena on (the engine default); VAE activations × 2.2 (encoder) / × 1.4 (decoder) as measured${plan.residency === 'all-resident' ? '; each resident session keeps its activation peak' : ''}`
+      : 'sessions with enableCpuMemArena: false; VAE activations × 3.55 as measured (freed memory stays in the process)');
+    notes.push(`bf16/fp16 weights cost ${CPU_CAST_WEIGHT_FACTOR}× their fp32 bytes while a session lives (fp32 cast + the mapped 16-bit pages + optimizer copies, measured), the float parts of int8/int4 networks too; MatMulNBits weights their own size`);
   } else {
-    notes.push('GPU: assumes fp16 graphs (fp16 weights and activations, fp32 norms/RoPE/modulation maths); the graphs built today compute in fp32 and would need about twice the memory');
+    notes.push('GPU: fp16 plans store the Linear weights in fp16 (fp16 MatMuls); activations, norms, biases and convolutions stay fp32, as the graphs compute in fp32 on every EP');
+    if (plan.residency === 'all-resident') notes.push('all resident: each session keeps its activation peak on the device until released (counted in every later phase)');
     notes.push('GPU budget is device memory; streamed blocks are read from host RAM / the page cache every step');
   }
   if (plan.residency === 'dit-streamed') {
     notes.push(opts.device === 'cpu'
-      ? 'streaming on CPU re-reads (and casts or prepacks) every block group each step: with less free RAM than the weights, that is disk reads every step; --max-stream-groups 0 prefers lower precision instead'
+      ? `streaming on CPU re-reads (and casts or prepacks) every block group each step (the largest group priced × ${CPU_STREAM_GROUP_FACTOR} for the heap the previous group leaves): with less free RAM than the weights, that is disk reads every step; --max-stream-groups 0 prefers lower precision instead`
       : 'streaming uploads every block group each step (host RAM to device); --max-stream-groups 0 prefers lower precision instead');
   }
   notes.push(`attention ${ctx.attentionKind}${ctx.attentionKind === 'fused' ? ' (com.microsoft.MultiHeadAttention, no S×S scores)' : ' (S×S scores per head; the form that is correct on WebGPU today)'}`);
@@ -557,6 +662,11 @@ export function planMemory(models: PlanModels, opts: PlanOptions): MemoryPlan {
     { residency: 'one-phase-at-a-time', streamGroups: 1 },
   ];
   for (let g = 2; g <= maxGroups; g++) residencies.push({ residency: 'dit-streamed', streamGroups: g });
+  if (opts.residency) {
+    const pinned = residencies.filter((r) => r.residency === opts.residency && (opts.streamGroups === undefined || r.streamGroups === opts.streamGroups));
+    if (opts.residency === 'dit-streamed' && opts.streamGroups !== undefined && !pinned.length) pinned.push({ residency: 'dit-streamed', streamGroups: opts.streamGroups });
+    residencies.splice(0, residencies.length, ...pinned);
+  }
 
   let smallest: { plan: MemoryPlan; cand: Candidate } | null = null;
   for (const combo of combos) {

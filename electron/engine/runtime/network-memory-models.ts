@@ -32,10 +32,14 @@ export interface NetworkMemoryModel {
   /** Network id ('dit', 't5', 'clip', 'vae-encoder', 'vae-decoder', 'transformer', 'mllm'). */
   readonly id: string;
   readonly label: string;
+  /** The role of each checkpoint tensor (decides what a quantized bake rewrites). */
+  readonly roleOf: RoleOf;
   /** Bytes of the weights at a precision (cached per choice). */
   weights(choice: PrecisionChoice, device: DeviceKind): ComponentWeightBytes;
-  /** Weight bytes of each repeated block in execution order (streamable networks only). */
+  /** Weight bytes of each repeated block in execution order (streamable networks only; where the groups split). */
   blockBytes?(choice: PrecisionChoice, device: DeviceKind): number[];
+  /** The same per block, by tensor role (the planner prices quantized and float parts differently on CPU). */
+  blockWeights?(choice: PrecisionChoice, device: DeviceKind): ComponentWeightBytes[];
   /** Peak activation elements of one run. */
   activations(work: NetworkWorkload, attention: AttentionShape): ActivationEstimate;
   /** The dtype most of the weights are stored in (decides the lossless precision). */
@@ -81,7 +85,7 @@ function makeModel(opts: {
 }): NetworkMemoryModel {
   const include = opts.include ?? (() => true);
   const cache = new Map<string, ComponentWeightBytes>();
-  const blockCache = new Map<string, number[]>();
+  const blockCache = new Map<string, ComponentWeightBytes[]>();
   const keyOf = (c: PrecisionChoice, d: DeviceKind) => `${c.precision}|${c.quantizeModulation ? 1 : 0}|${d}`;
   let parameters = 0;
   for (const k of opts.w.keys()) {
@@ -91,6 +95,7 @@ function makeModel(opts: {
   const model: NetworkMemoryModel = {
     id: opts.id,
     label: opts.label,
+    roleOf: opts.roleOf,
     storedDtype: dominantFloatDtype(opts.w, used),
     parameters,
     hasModulation: opts.hasModulation,
@@ -108,22 +113,24 @@ function makeModel(opts: {
   };
   const blockOf = opts.blockOf;
   if (blockOf) {
-    model.blockBytes = (choice, device) => {
+    model.blockWeights = (choice, device) => {
       const key = keyOf(choice, device);
       let v = blockCache.get(key);
       if (!v) {
-        const byBlock = new Map<number, number>();
+        const keysByBlock = new Map<number, Set<string>>();
         for (const k of opts.w.keys()) {
           const b = include(k) ? blockOf(k) : null;
           if (b === null) continue;
-          const part = componentWeightBytes(opts.w, opts.roleOf, choice, { device, lookedUpTokens: opts.lookedUpTokens }, (x) => x === k);
-          byBlock.set(b, (byBlock.get(b) ?? 0) + part.total);
+          if (!keysByBlock.has(b)) keysByBlock.set(b, new Set());
+          keysByBlock.get(b)!.add(k);
         }
-        v = [...byBlock.entries()].sort((a, b) => a[0] - b[0]).map(([, n]) => n);
+        v = [...keysByBlock.entries()].sort((a, b) => a[0] - b[0])
+          .map(([, keys]) => componentWeightBytes(opts.w, opts.roleOf, choice, { device, lookedUpTokens: opts.lookedUpTokens }, (x) => keys.has(x)));
         blockCache.set(key, v);
       }
       return v;
     };
+    model.blockBytes = (choice, device) => model.blockWeights!(choice, device).map((b) => b.total);
   }
   return model;
 }
