@@ -219,7 +219,7 @@ export interface QuantizedWeightsOptions {
   /** The network's tensor roles (network-memory-models.ts). */
   readonly roleOf: RoleOf;
   readonly cache: BakeCache;
-  /** 'gpu': fp16 precision runs the plain Linears as fp16 MatMuls; 'cpu' (default) keeps float32. */
+  /** 'gpu': any precision below fp32 runs the plain Linears as fp16 MatMuls; 'cpu' (default) keeps float32. */
   readonly device?: DeviceKind;
   readonly onProgress?: (done: number, total: number, key: string) => void;
 }
@@ -242,7 +242,10 @@ export interface QuantizedWeightsResult {
  */
 export async function quantizedWeights(opts: QuantizedWeightsOptions): Promise<QuantizedWeightsResult> {
   const { base, choice, cache } = opts;
-  const compute = choice.precision === 'fp16' && opts.device === 'gpu' ? 'float16' : 'float32';
+  // On a GPU every plan below fp32 runs its float Linears (modulation, embedders, unquantized
+  // layers) as fp16 MatMuls: int4 with float32 modulation would keep FLUX's 3.2 B modulation
+  // parameters at 4 bytes each (12.8 GB), more than the quantized blocks save.
+  const compute = opts.device === 'gpu' && choice.precision !== 'fp32' ? 'float16' : 'float32';
   const lora = opts.lora ? await openLora(opts.lora, base, cache) : null;
   const plan = quantizedBakePlan(base, opts.roleOf, choice, lora?.targets ?? new Set());
   if (plan.length === 0) {

@@ -62,11 +62,12 @@ export function quantBits(p: Precision): 4 | 8 | null {
 
 /**
  * Bytes per element of a float weight at precision `p` on `device`: 2 only for Linear weights of an
- * fp16 plan on a GPU (nn.linear's fp16 MatMul); everything else is fp32 after its folded Cast (CPU:
- * every float weight; GPU: convolutions, norms, biases, and the float Linears of quantized bakes).
+ * fp16, int8 or int4 plan on a GPU (nn.linear's fp16 MatMul for the Linears not quantized);
+ * everything else is fp32 after its folded Cast (CPU: every float weight; GPU: convolutions, norms,
+ * biases).
  */
 export function floatElementBytes(p: Precision, device: DeviceKind, linear = true): number {
-  return device === 'gpu' && linear && p === 'fp16' ? 2 : 4;
+  return device === 'gpu' && linear && (p === 'fp16' || p === 'int8' || p === 'int4') ? 2 : 4;
 }
 
 /**
@@ -126,7 +127,8 @@ export function tensorBytes(t: Pick<TensorInfo, 'shape' | 'dtype'>, role: Tensor
   const n = elementCount(t.shape);
   const { device } = pricing;
   const bits = quantBits(choice.precision);
-  // Float Linears (modulation, embedders) follow the plan's precision; quantized bakes run them in float32.
+  // Float Linears (modulation, embedders) follow the plan's precision: fp16 on a GPU for fp16, int8
+  // and int4 plans (quantized-bake.ts), float32 on the CPU.
   const linearFloat = floatElementBytes(choice.precision, device);
   const scaleBytes = QUANT_SCALE_BYTES;
   switch (role) {

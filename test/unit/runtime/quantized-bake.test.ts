@@ -115,12 +115,18 @@ describe('quantizedWeights', () => {
     expect(keys.size).toBe(requests.length);
   });
 
-  it('fp16 bakes nothing and runs fp16 Linears only on GPUs', async () => {
+  it('fp16 bakes nothing and runs fp16 Linears only on GPUs; GPU int8/int4 bakes run their float Linears in fp16 too', async () => {
     const gpu = await quantizedWeights({ base, choice: { precision: 'fp16' }, roleOf, cache, device: 'gpu' });
     const cpu = await quantizedWeights({ base, choice: { precision: 'fp16' }, roleOf, cache, device: 'cpu' });
     expect(gpu.entry).toBeNull();
     expect(gpu.weights.linearCompute).toBe('float16');
     expect(cpu.weights.linearCompute).toBe('float32');
     expect(gpu.weights.quantizedLinear('double_blocks.0.img_attn.qkv.weight')).toBeNull();
+    const gpuInt4 = await quantizedWeights({ base, choice: { precision: 'int4' }, roleOf, cache, device: 'gpu' });
+    expect(gpuInt4.weights.linearCompute).toBe('float16');
+    expect(gpuInt4.weights.quantizedLinear('double_blocks.0.img_attn.qkv.weight')?.bits).toBe(4);
+    gpuInt4.release();
+    const gpuFp32 = await quantizedWeights({ base, choice: { precision: 'fp32' }, roleOf, cache, device: 'gpu' });
+    expect(gpuFp32.weights.linearCompute).toBe('float32');
   });
 });
