@@ -1,7 +1,7 @@
 // `umo-studio plan`: the memory plan for a backbone, request and budget, from the checkpoint
 // headers only (nothing is loaded). Prints a table, or the plan as JSON with --json.
 import { parseArgs } from 'node:util';
-import { GiB, formatPlan, loadPlanModels, locatePlanCheckpoints, parseByteSize, planMemory } from '../engine/runtime/memory-planner.js';
+import { formatPlan, loadPlanModels, locatePlanCheckpoints, parseByteSize, planMemory } from '../engine/runtime/memory-planner.js';
 import type { PrecisionChoice } from '../engine/runtime/weight-bytes.js';
 import { parsePrecisionSetting } from '../../shared/memory-options.js';
 import { UsageError } from './usage-error.js';
@@ -54,7 +54,8 @@ export async function runPlanCommand(argv: string[]): Promise<number> {
   } catch (e) {
     throw new UsageError(`plan: --budget ${(e as Error).message}`);
   }
-  if (budgetBytes < 0.25 * GiB) throw new UsageError(`plan: --budget ${values.budget} is below 0.25 GiB; give the memory of the device (e.g. 16GiB)`);
+  // Tiny budgets are legitimate for the tiny kits; a budget too small for anything gets the planner's "does not fit".
+  if (!(budgetBytes > 0)) throw new UsageError(`plan: --budget ${values.budget} must be more than 0 (give the memory of the device, e.g. 16GiB)`);
   const device = values.device;
   if (device !== 'cpu' && device !== 'gpu') throw new UsageError(`plan: unknown --device "${device}" (cpu or gpu)`);
   const attention = values.attention;

@@ -150,6 +150,18 @@ describe('generate follows the memory plan (tiny UNO kit, CPU)', () => {
     // Measured: mean 0.11, max 1 of 255 against the CPU float32 image.
     expect((await pixelDifference(cpu, path.join(work, 'gpu-fp16.png'))).mean).toBeLessThan(1);
 
+    // A budget nothing fits, loaded anyway: the denoiser's unfused attention runs in 128 query chunks
+    // (what the plan says) and gives the same bytes as one chunk.
+    const pins = ['--precision', 'dit=fp16', '--precision', 't5=fp16', '--precision', 'clip=fp32', '--precision', 'vae=fp32'];
+    const planned = run(['plan', '--backbone', 'uno', '--models-root', kit, '--budget', '64MiB', '--device', 'gpu', '--width', '64', '--height', '64',
+      '--refs', '0', ...pins, '--json']);
+    expect(planned.code).toBe(3);
+    const denoise = (JSON.parse(planned.stdout) as { phases: Array<{ name: string; attention: { queryChunks?: number } }> }).phases.find((p) => p.name === 'denoise');
+    expect(denoise?.attention.queryChunks).toBe(128);
+    const chunked = run([...gpuBase('gpu-chunked.png'), '--budget', '64MiB', '--load-anyway', ...pins]);
+    expect(chunked.code, chunked.stderr).toBe(0);
+    expect(fs.readFileSync(path.join(work, 'gpu-chunked.png')).equals(fs.readFileSync(path.join(work, 'gpu-fp16.png')))).toBe(true);
+
     const streamed = run([...gpuBase('gpu-int4.png'), '--precision', 'dit=int4', '--stream-groups', '2']);
     expect(streamed.code, streamed.stderr).toBe(0);
     expect(streamed.stderr).not.toContain('continuing on CPU');

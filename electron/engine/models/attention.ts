@@ -42,6 +42,14 @@ export interface AttentionOptions {
    * Every query must see at least one key.
    */
   keyPaddingMask?: Value;
+  /**
+   * Unfused form only: compute the scores in this many query chunks, so one chunk's
+   * [B, heads, ⌈S_q/N⌉, S_kv] scores are alive at a time instead of all S_q rows (default 1 = one
+   * pass, exactly the unchunked graph). Ignored by the fused form, which never holds the scores.
+   * With chunks, `headDim` is required and `bias` must carry its S_q rows (not broadcast over them).
+   * See `queryChunkRows` for how the rows are split with a dynamic length.
+   */
+  queryChunks?: number;
 }
 
 /**
@@ -52,6 +60,9 @@ export function attention(b: GraphBuilder, q: Value, k: Value, v: Value, opts: A
   if (!Number.isInteger(opts.heads) || opts.heads <= 0) throw new Error(`attention: heads must be a positive integer, got ${opts.heads}`);
   if (opts.causal && !(Number.isInteger(opts.causal.maxLength) && opts.causal.maxLength > 0)) {
     throw new Error(`attention: causal.maxLength must be a positive integer, got ${opts.causal.maxLength}`);
+  }
+  if (opts.queryChunks !== undefined && !(Number.isInteger(opts.queryChunks) && opts.queryChunks >= 1)) {
+    throw new Error(`attention: queryChunks must be a positive integer, got ${opts.queryChunks}`);
   }
   if (opts.kind === 'fused') return fusedAttention(b, q, k, v, opts);
   if (opts.kind === 'unfused') return unfusedAttention(b, q, k, v, opts);
@@ -82,15 +93,71 @@ function unfusedAttention(b: GraphBuilder, q: Value, k: Value, v: Value, opts: A
   const qh = toHeads(q, [0, 2, 1, 3], 'q');
   const kt = toHeads(k, [0, 2, 3, 1], 'k');
   const vh = toHeads(v, [0, 2, 1, 3], 'v');
-  let scores = b.op('MatMul', [qh, kt], {}, { name: 'MatMul_qk' });
-  if (scale !== 1) scores = b.op('Mul', [scores, b.scalar(scale)], {}, { name: 'Scale_qk' });
-  if (opts.bias) scores = b.op('Add', [scores, opts.bias], {}, { name: 'Add_bias' });
-  if (opts.keyPaddingMask) scores = b.op('Add', [scores, keyPaddingBias(b, opts.keyPaddingMask)], {}, { name: 'Add_key_padding' });
-  if (opts.causal) scores = b.op('Add', [scores, causalMask(b, q, k, opts.causal.maxLength)], {}, { name: 'Add_causal_mask' });
-  const probs = b.op('Softmax', [scores], { axis: -1 });
-  const o = b.op('MatMul', [probs, vh], {}, { name: 'MatMul_v' });
-  const merged = b.op('Transpose', [o], { perm: [0, 2, 1, 3] }, { name: 'Transpose_out' });
-  return b.op('Reshape', [merged, b.ints([0, 0, -1])], {}, { name: 'Reshape_out' });
+  const padding = opts.keyPaddingMask ? keyPaddingBias(b, opts.keyPaddingMask) : undefined;
+  const mask = opts.causal ? causalMask(b, q, k, opts.causal.maxLength) : undefined;
+  const chunks = opts.queryChunks ?? 1;
+  if (chunks === 1) {
+    const o = scoresTimesValues(b, qh, kt, vh, { scale, bias: opts.bias, padding, mask }, '');
+    const merged = b.op('Transpose', [o], { perm: [0, 2, 1, 3] }, { name: 'Transpose_out' });
+    return b.op('Reshape', [merged, b.ints([0, 0, -1])], {}, { name: 'Reshape_out' });
+  }
+  if (!opts.headDim) throw new Error('attention: query chunks need headDim (the width the chunks are stitched back to)');
+  const qParts = queryChunkRows(b, qh, 2, chunks, 'q');
+  const biasParts = opts.bias ? queryChunkRows(b, opts.bias, -2, chunks, 'bias') : undefined;
+  const maskParts = mask ? queryChunkRows(b, mask, 0, chunks, 'causal_mask') : undefined;
+  // Each chunk [B, heads, L, head_dim] -> [B, L, 1, heads, head_dim]; concatenated on axis 2 the
+  // rows come back in order (row j·N + i of the padded queries is row j of chunk i).
+  const parts = qParts.map((qc, i) => {
+    const o = scoresTimesValues(b, qc, kt, vh, { scale, bias: biasParts?.[i], padding, mask: maskParts?.[i] }, `_chunk${i}`);
+    const rows = b.op('Transpose', [o], { perm: [0, 2, 1, 3] }, { name: `Transpose_out_chunk${i}` });
+    return b.op('Unsqueeze', [rows, b.ints([2])], {}, { name: `Unsqueeze_out_chunk${i}` });
+  });
+  const stacked = b.op('Concat', parts, { axis: 2 }, { name: 'Concat_chunks' });
+  const merged = b.op('Reshape', [stacked, b.ints([0, -1, opts.heads * opts.headDim])], {}, { name: 'Reshape_out' });
+  const length = b.op('Shape', [q], { start: 1, end: 2 }, { name: 'Shape_q_rows' });
+  return b.op('Slice', [merged, b.ints([0]), length, b.ints([1])], {}, { name: 'Slice_out_rows' });
+}
+
+interface ScoreTerms {
+  scale: number;
+  /** Additive bias rows of this chunk. */
+  bias?: Value;
+  /** Key padding bias [B, 1, 1, S_kv] (broadcast over queries). */
+  padding?: Value;
+  /** Causal mask rows of this chunk. */
+  mask?: Value;
+}
+
+/** softmax(scale · q kᵀ + terms) v for query heads q [B, heads, L, d]; node names end in `suffix`. */
+function scoresTimesValues(b: GraphBuilder, qh: Value, kt: Value, vh: Value, t: ScoreTerms, suffix: string): Value {
+  let scores = b.op('MatMul', [qh, kt], {}, { name: `MatMul_qk${suffix}` });
+  if (t.scale !== 1) scores = b.op('Mul', [scores, b.scalar(t.scale)], {}, { name: `Scale_qk${suffix}` });
+  if (t.bias) scores = b.op('Add', [scores, t.bias], {}, { name: `Add_bias${suffix}` });
+  if (t.padding) scores = b.op('Add', [scores, t.padding], {}, { name: `Add_key_padding${suffix}` });
+  if (t.mask) scores = b.op('Add', [scores, t.mask], {}, { name: `Add_causal_mask${suffix}` });
+  const probs = b.op('Softmax', [scores], { axis: -1 }, { name: `Softmax${suffix}` });
+  return b.op('MatMul', [probs, vh], {}, { name: `MatMul_v${suffix}` });
+}
+
+/**
+ * Split the rows (axis `axis`, dynamic length S) of x into `n` chunks of L = ⌈S/n⌉ rows each:
+ * chunk i holds rows i, i + n, i + 2n, ... of x padded with n − 1 zero rows, cut to the length of
+ * the last chunk (which is L). Together the chunks cover rows 0..n·L − 1 (S real rows, then
+ * padding whose results are dropped).
+ *
+ * Why not Split(num_outputs = n): ORT rejects it whenever the last part would be empty or
+ * negative (e.g. S = 4, n = 3: parts of 2, 2, 0), which happens for real lengths (S = 4097 with
+ * n = 128); and computing ⌈S/n⌉ needs int64 arithmetic, which has no WebGPU kernel in ORT 1.30
+ * (measured on lavapipe). Pad, strided Slice and Shape run on both EPs.
+ */
+function queryChunkRows(b: GraphBuilder, x: Value, axis: number, n: number, name: string): Value[] {
+  const padded = b.op('Pad', [x, b.ints([0, n - 1]), null, b.ints([axis])], { mode: 'constant' }, { name: `Pad_${name}_rows` });
+  const big = Number.MAX_SAFE_INTEGER;
+  const strided = Array.from({ length: n }, (_, i) =>
+    b.op('Slice', [padded, b.ints([i]), b.ints([big]), b.ints([axis]), b.ints([n])], {}, { name: `Slice_${name}_chunk${i}` }));
+  const rows = b.op('Shape', [strided[n - 1]], { start: axis, end: axis === -1 ? undefined : axis + 1 }, { name: `Shape_${name}_chunk_rows` });
+  return strided.map((s, i) => (i === n - 1 ? s
+    : b.op('Slice', [s, b.ints([0]), rows, b.ints([axis])], {}, { name: `Slice_${name}_chunk${i}_rows` })));
 }
 
 /** int32 [B, S_kv] keep-mask -> float32 [B, 1, 1, S_kv] additive bias (0 kept, MASKED_SCORE padded). */

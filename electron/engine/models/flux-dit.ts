@@ -325,6 +325,8 @@ export interface FluxDitBuildOptions {
   name?: string;
   /** Default 'fused'. */
   attention?: FluxAttentionKind;
+  /** Unfused attention only: scores computed in this many query chunks (`AttentionOptions.queryChunks`). Default 1. */
+  attentionQueryChunks?: number;
 }
 
 /** Shared per-graph values the block emitters need. */
@@ -342,6 +344,7 @@ interface Ctx {
   vecAct: Value;
   nTxt: Value;
   attention: FluxAttentionKind;
+  queryChunks: number | undefined;
 }
 
 /** Modulation.lin(SiLU(vec)) split into `n` [B, 1, H] chunks (shift, scale, gate, ...). */
@@ -379,7 +382,10 @@ function qkNorm(c: Ctx, x: Value, scaleKey: string): Value {
 function ropeAttention(c: Ctx, q: Value, k: Value, v: Value): Value {
   const qr = applyRope(c.b, q, c.ropeCos, c.ropeSin, c.cfg.heads, c.ropeStart, 'RotaryEmbedding_q');
   const kr = applyRope(c.b, k, c.ropeCos, c.ropeSin, c.cfg.heads, c.ropeStart, 'RotaryEmbedding_k');
-  return attention(c.b, qr, kr, v, { kind: c.attention, heads: c.cfg.heads, headDim: c.cfg.headDim });
+  return attention(c.b, qr, kr, v, {
+    kind: c.attention, heads: c.cfg.heads, headDim: c.cfg.headDim,
+    queryChunks: c.attention === 'unfused' ? c.queryChunks : undefined,
+  });
 }
 
 function mlp(c: Ctx, modulePath: string, x: Value): Value {
@@ -486,7 +492,7 @@ export function fluxDitBlockPaths(cfg: Pick<FluxDitConfig, 'depth' | 'depthSingl
  * up to and including the group holding single_blocks.0 (which concatenates them), the joint
  * stream after it. The whole range gives the full network with the FLUX_DIT_IO interface.
  */
-function emitFluxDit(b: GraphBuilder, w: Weights, cfg: FluxDitConfig, attention: FluxAttentionKind, range: BlockRange): void {
+function emitFluxDit(b: GraphBuilder, w: Weights, cfg: FluxDitConfig, attention: AttentionForm, range: BlockRange): void {
   const io = FLUX_DIT_IO;
   const gio = FLUX_DIT_GROUP_IO;
   const total = cfg.depth + cfg.depthSingle;
@@ -575,9 +581,15 @@ function emitFluxDit(b: GraphBuilder, w: Weights, cfg: FluxDitConfig, attention:
 }
 
 /** Constants and inputs shared by the block emitters; `vecAct`/`nTxt` are set by the caller. */
-function blockCtx(b: GraphBuilder, w: Weights, cfg: FluxDitConfig, attention: FluxAttentionKind, ropeCos: Value, ropeSin: Value): Ctx {
+/** The attention form of a graph: kind and, for the unfused form, query chunks. */
+interface AttentionForm {
+  kind: FluxAttentionKind;
+  queryChunks?: number;
+}
+
+function blockCtx(b: GraphBuilder, w: Weights, cfg: FluxDitConfig, attention: AttentionForm, ropeCos: Value, ropeSin: Value): Ctx {
   return {
-    b, w, cfg, ropeCos, ropeSin, attention,
+    b, w, cfg, ropeCos, ropeSin, attention: attention.kind, queryChunks: attention.queryChunks,
     vecAct: ropeCos, // placeholders, set before use
     nTxt: ropeCos,
     ones: b.constant(new Float32Array(cfg.hidden).fill(1), [cfg.hidden], 'float32', 'layer_norm_ones'),
@@ -600,7 +612,7 @@ export function buildFluxDit(w: Weights, opts: FluxDitBuildOptions = {}): BuiltM
   const cfg = opts.config ?? readFluxDitConfig(w);
   if (opts.config) validateFluxDitWeights(w, cfg); // readFluxDitConfig validates on its own
   const b = new GraphBuilder(opts.name ?? 'flux_dit', { config: JSON.stringify(cfg), source: w.path });
-  emitFluxDit(b, w, cfg, opts.attention ?? 'fused', { first: 0, end: cfg.depth + cfg.depthSingle });
+  emitFluxDit(b, w, cfg, { kind: opts.attention ?? 'fused', queryChunks: opts.attentionQueryChunks }, { first: 0, end: cfg.depth + cfg.depthSingle });
   return b.build();
 }
 
@@ -618,7 +630,7 @@ export function buildFluxDitGroup(w: Weights, range: BlockRange, opts: FluxDitBu
     throw new Error(`FLUX DiT block group [${range.first}, ${range.end}) is not a non-empty range of the ${total} blocks`);
   }
   const b = new GraphBuilder(opts.name ?? `flux_dit_blocks_${range.first}_${range.end}`, { config: JSON.stringify(cfg), source: w.path });
-  emitFluxDit(b, w, cfg, opts.attention ?? 'fused', range);
+  emitFluxDit(b, w, cfg, { kind: opts.attention ?? 'fused', queryChunks: opts.attentionQueryChunks }, range);
   return b.build();
 }
 
@@ -682,6 +694,8 @@ export interface FluxDitCreateOptions extends Partial<Omit<SessionOptions, 'ep'>
   config?: FluxDitConfig;
   /** Default: `defaultAttentionFor(ep)`. */
   attention?: FluxAttentionKind;
+  /** Unfused attention only (ignored by the fused form): query chunks of the scores, e.g. the memory plan's. Default 1. */
+  attentionQueryChunks?: number;
   /**
    * Split the blocks (`fluxDitBlockPaths`) into this many contiguous groups of about equal bytes,
    * one graph each, run in sequence every forward (`splitBlockGroups`, the memory planner's split).
@@ -712,14 +726,14 @@ export class FluxDit {
   ) {}
 
   static async create(w: Weights, opts: FluxDitCreateOptions): Promise<FluxDit> {
-    const { config, attention, streamGroups, blockBytes, keepGroupsResident, ...sessionOpts } = opts;
+    const { config, attention, attentionQueryChunks, streamGroups, blockBytes, keepGroupsResident, ...sessionOpts } = opts;
     const cfg = config ?? readFluxDitConfig(w);
     const kind = attention ?? defaultAttentionFor(opts.ep);
     const paths = fluxDitBlockPaths(cfg);
     const groups = planBlockGroups(paths.length, streamGroups ?? 1, blockBytes ?? storedBlockBytes(w, paths), 'FLUX DiT');
     const graphs = groups.length === 1
-      ? [buildFluxDit(w, { config: cfg, attention: kind })]
-      : groups.map((g) => buildFluxDitGroup(w, g, { config: cfg, attention: kind }));
+      ? [buildFluxDit(w, { config: cfg, attention: kind, attentionQueryChunks })]
+      : groups.map((g) => buildFluxDitGroup(w, g, { config: cfg, attention: kind, attentionQueryChunks }));
     const runner = await BlockGroupRunner.create(graphs, { ...sessionOpts, ep: opts.ep, resident: groups.length === 1 || keepGroupsResident === true });
     const model = summarizeGroupGraphs(graphs, 'flux_dit');
     return new FluxDit(cfg, model, groups, runner);

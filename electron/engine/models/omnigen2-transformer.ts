@@ -283,6 +283,8 @@ export interface OmniGen2TransformerBuildOptions {
   name?: string;
   /** Attention form (see `attention.ts`). Default 'fused'. */
   attention?: AttentionKind;
+  /** Unfused attention only: scores computed in this many query chunks (`AttentionOptions.queryChunks`). Default 1. */
+  attentionQueryChunks?: number;
 }
 
 interface Ctx {
@@ -292,6 +294,7 @@ interface Ctx {
   ropeCos: Value;
   ropeSin: Value;
   kind: AttentionKind;
+  queryChunks: number | undefined;
   one: Value;
 }
 
@@ -334,7 +337,7 @@ function selfAttention(c: Ctx, p: string, x: Value, s: StreamCtx): Value {
     const vr = expandKvHeads(c, v, 'v');
     return attention(b, qr, kr, vr, {
       kind: c.kind, heads: cfg.heads, scale: 1 / Math.sqrt(cfg.headDim), headDim: cfg.headDim,
-      keyPaddingMask: s.mask ?? undefined,
+      keyPaddingMask: s.mask ?? undefined, queryChunks: c.kind === 'unfused' ? c.queryChunks : undefined,
     });
   });
   return linear(b, w, `${p}.to_out.0`, o);
@@ -403,7 +406,7 @@ type Stream = 'text' | 'noise' | 'ref';
  * returns the streams it works on; the group holding layers.0 gathers the joint sequence.
  * The whole range gives the full network with the OMNIGEN2_TRANSFORMER_IO interface.
  */
-function emitOmniGen2(b: GraphBuilder, w: Weights, cfg: OmniGen2TransformerConfig, kind: AttentionKind, range: BlockRange): void {
+function emitOmniGen2(b: GraphBuilder, w: Weights, cfg: OmniGen2TransformerConfig, form: { kind: AttentionKind; queryChunks?: number }, range: BlockRange): void {
   const io = OMNIGEN2_TRANSFORMER_IO;
   const gio = OMNIGEN2_GROUP_IO;
   const H = cfg.hidden;
@@ -450,7 +453,7 @@ function emitOmniGen2(b: GraphBuilder, w: Weights, cfg: OmniGen2TransformerConfi
   };
   if (first && last) for (const name of Object.keys(feedTypes)) feed(name);
 
-  const c: Ctx = { b, w, cfg, ropeCos: feed(io.ropeCos), ropeSin: feed(io.ropeSin), kind, one: b.constant(new Float32Array([1]), [], 'float32', 'one') };
+  const c: Ctx = { b, w, cfg, ropeCos: feed(io.ropeCos), ropeSin: feed(io.ropeSin), kind: form.kind, queryChunks: form.queryChunks, one: b.constant(new Float32Array([1]), [], 'float32', 'one') };
   const cur: Record<Stream, Value | null> = { text: null, noise: null, ref: null };
   const changed = new Set<Stream>();
   let joint: Value | null = null;
@@ -540,7 +543,7 @@ export function buildOmniGen2Transformer(w: Weights, opts: OmniGen2TransformerBu
   const cfg = opts.config ?? readOmniGen2TransformerConfig(w);
   if (opts.config) validateOmniGen2TransformerWeights(w, cfg); // readOmniGen2TransformerConfig validates on its own
   const b = new GraphBuilder(opts.name ?? 'omnigen2_transformer', { architecture: 'OmniGen2Transformer2DModel', config: JSON.stringify(cfg), source: w.path });
-  emitOmniGen2(b, w, cfg, opts.attention ?? 'fused', { first: 0, end: omniGen2BlockPaths(cfg).length });
+  emitOmniGen2(b, w, cfg, { kind: opts.attention ?? 'fused', queryChunks: opts.attentionQueryChunks }, { first: 0, end: omniGen2BlockPaths(cfg).length });
   return b.build();
 }
 
@@ -558,7 +561,7 @@ export function buildOmniGen2TransformerGroup(w: Weights, range: BlockRange, opt
     throw new Error(`OmniGen2 transformer block group [${range.first}, ${range.end}) is not a non-empty range of the ${total} blocks`);
   }
   const b = new GraphBuilder(opts.name ?? `omnigen2_transformer_blocks_${range.first}_${range.end}`, { architecture: 'OmniGen2Transformer2DModel', config: JSON.stringify(cfg), source: w.path });
-  emitOmniGen2(b, w, cfg, opts.attention ?? 'fused', range);
+  emitOmniGen2(b, w, cfg, { kind: opts.attention ?? 'fused', queryChunks: opts.attentionQueryChunks }, range);
   return b.build();
 }
 
@@ -796,6 +799,8 @@ export interface OmniGen2TransformerCreateOptions extends Partial<Omit<SessionOp
   config?: OmniGen2TransformerConfig;
   /** Default: `defaultAttentionFor(ep)`. */
   attention?: AttentionKind;
+  /** Unfused attention only (ignored by the fused form): query chunks of the scores, e.g. the memory plan's. Default 1. */
+  attentionQueryChunks?: number;
   /**
    * Split the blocks (`omniGen2BlockPaths`) into this many contiguous groups of about equal
    * bytes, one graph each, run in sequence every forward (`splitBlockGroups`, the memory planner's
@@ -826,14 +831,14 @@ export class OmniGen2Transformer {
   ) {}
 
   static async create(w: Weights, opts: OmniGen2TransformerCreateOptions): Promise<OmniGen2Transformer> {
-    const { config, attention, streamGroups, blockBytes, keepGroupsResident, ...sessionOpts } = opts;
+    const { config, attention, attentionQueryChunks, streamGroups, blockBytes, keepGroupsResident, ...sessionOpts } = opts;
     const cfg = config ?? readOmniGen2TransformerConfig(w);
     const kind = attention ?? defaultAttentionFor(opts.ep);
     const paths = omniGen2BlockPaths(cfg);
     const groups = planBlockGroups(paths.length, streamGroups ?? 1, blockBytes ?? storedBlockBytes(w, paths), 'OmniGen2 transformer');
     const graphs = groups.length === 1
-      ? [buildOmniGen2Transformer(w, { config: cfg, attention: kind })]
-      : groups.map((g) => buildOmniGen2TransformerGroup(w, g, { config: cfg, attention: kind }));
+      ? [buildOmniGen2Transformer(w, { config: cfg, attention: kind, attentionQueryChunks })]
+      : groups.map((g) => buildOmniGen2TransformerGroup(w, g, { config: cfg, attention: kind, attentionQueryChunks }));
     const runner = await BlockGroupRunner.create(graphs, { ...sessionOpts, ep: opts.ep, resident: groups.length === 1 || keepGroupsResident === true });
     const model = summarizeGroupGraphs(graphs, 'omnigen2_transformer');
     return new OmniGen2Transformer(cfg, model, groups, runner);

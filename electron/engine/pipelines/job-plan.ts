@@ -39,6 +39,20 @@ export interface JobPlan {
   blockBytes(network: string): number[] | undefined;
   /** Tensor roles of a network (what a quantized bake rewrites), from the planner's memory model. */
   roleOf(network: string): RoleOf;
+  /**
+   * Query chunks the plan chose for the unfused attention of a phase (encode-references,
+   * encode-text, denoise, decode), or undefined when the phase runs fused attention or one chunk.
+   * Only meaningful for a network that really runs unfused (not after a fall-back to CPU).
+   */
+  queryChunks(phase: string): number | undefined;
+}
+
+/** The planned query chunks of `phase` (see `JobPlan.queryChunks`). */
+export function plannedQueryChunks(plan: Pick<MemoryPlan, 'phases' | 'backbone'>, phase: string): number | undefined {
+  const p = plan.phases.find((x) => x.name === phase);
+  if (!p) throw new Error(`memory plan for ${plan.backbone} has no phase "${phase}" (has ${plan.phases.map((x) => x.name).join(', ')})`);
+  const chunks = p.attention.kind === 'unfused' ? p.attention.queryChunks ?? 1 : 1;
+  return chunks > 1 ? chunks : undefined;
 }
 
 export interface PlanJobArgs {
@@ -84,7 +98,9 @@ export async function planJob(args: PlanJobArgs): Promise<JobPlan> {
     }
   }
   // Resident networks are keyed by everything that shapes them; a job with another plan frees the old ones first.
-  const signature = JSON.stringify({ backbone: args.backbone, files: args.files, variant: args.variant, precisions: [...choices] });
+  // Query chunks change the graphs too, so they are part of the key.
+  const queryChunks = plan.phases.map((p) => [p.name, plannedQueryChunks(plan, p.name) ?? 1]);
+  const signature = JSON.stringify({ backbone: args.backbone, files: args.files, variant: args.variant, precisions: [...choices], queryChunks });
   const keep = plan.residency === 'all-resident';
   await args.pool.retainOnly(new Set(keep ? args.pool.keys().filter((k) => k.startsWith(signature)) : []));
   const choiceOf = (component: string): PrecisionChoice => {
@@ -106,6 +122,7 @@ export async function planJob(args: PlanJobArgs): Promise<JobPlan> {
       return keep ? { pool: args.pool, key: `${signature}|${network}` } : undefined;
     },
     streamGroups: plan.residency === 'dit-streamed' ? plan.streamGroups : undefined,
+    queryChunks: (phase) => plannedQueryChunks(plan, phase),
     roleOf(network) {
       return modelOf(network).roleOf;
     },

@@ -37,6 +37,7 @@ import type { BakePrecision } from '../runtime/bake-cache.js';
 import { DeviceFallback } from './device-fallback.js';
 import { bakePeftLora } from '../lora/peft-lora.js';
 import { Qwen2TextModel, readQwen2TextConfig } from '../models/qwen2-text.js';
+import { defaultAttentionFor } from '../models/attention.js';
 import { OmniGen2Transformer, readOmniGen2TransformerConfig, type OmniGen2Latent } from '../models/omnigen2-transformer.js';
 import { VaeDecoder, VaeEncoder, readVaeConfig, samplePosterior, scaleLatent } from '../models/autoencoder.js';
 import { OMNIGEN2_MAX_SEQUENCE_LENGTH, QwenTokenizer } from '../text/qwen-prompt.js';
@@ -200,7 +201,8 @@ export async function runOmniGen2Pipeline(req: OmniGen2Request, env: JobEnvironm
     t.phase('loading', 'transformer');
     const passesPerStep: number[] = [];
     const plane = channels * lh * lw;
-    const latents = await device.run('OmniGen2 transformer', (ep) => OmniGen2Transformer.create(weightsForEp(ditWeights, ep), { ep, config: ditConfig, streamGroups: job.streamGroups, blockBytes: job.blockBytes('transformer') }), async (dit) => {
+    const latents = await device.run('OmniGen2 transformer', (ep) => OmniGen2Transformer.create(weightsForEp(ditWeights, ep), {
+      ep, config: ditConfig, attentionQueryChunks: defaultAttentionFor(ep) === 'unfused' ? job.queryChunks('denoise') : undefined, streamGroups: job.streamGroups, blockBytes: job.blockBytes('transformer') }), async (dit) => {
       t.phase('denoising', `${sizes.genWidth}×${sizes.genHeight}, ${req.scheduler}`);
       const total = req.steps * req.images;
       t.beginSteps(total);

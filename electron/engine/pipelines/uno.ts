@@ -22,6 +22,7 @@ import type { BakePrecision } from '../runtime/bake-cache.js';
 import { DeviceFallback } from './device-fallback.js';
 import { bakeUnoLora } from '../lora/merge.js';
 import { FluxDit } from '../models/flux-dit.js';
+import { defaultAttentionFor } from '../models/attention.js';
 import { T5Encoder } from '../models/t5-encoder.js';
 import { ClipTextEncoder } from '../models/clip-text.js';
 import { VaeDecoder, VaeEncoder, samplePosterior, scaleLatent, unscaleLatent } from '../models/autoencoder.js';
@@ -128,7 +129,8 @@ export async function runUnoPipeline(req: UnoRequest, env: JobEnvironment, ctx: 
 
     // 5. denoise ---------------------------------------------------------------------------------
     t.phase('loading', 'transformer');
-    const img = await device.run('FLUX transformer', (ep) => FluxDit.create(weightsForEp(ditWeights, ep), { ep, streamGroups: job.streamGroups, blockBytes: job.blockBytes('dit') }), (dit) => {
+    const img = await device.run('FLUX transformer', (ep) => FluxDit.create(weightsForEp(ditWeights, ep), {
+      ep, attentionQueryChunks: defaultAttentionFor(ep) === 'unfused' ? job.queryChunks('denoise') : undefined, streamGroups: job.streamGroups, blockBytes: job.blockBytes('dit') }), (dit) => {
       t.phase('denoising');
       t.beginSteps(req.steps);
       return unoDenoise(dit, {

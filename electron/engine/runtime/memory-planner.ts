@@ -523,7 +523,9 @@ function evaluate(ctx: Context, cand: Candidate): MemoryPlan {
     };
     let attention: AttentionShape = { kind: ctx.attentionKind };
     let act = activationFor(attention);
-    if (ctx.attentionKind === 'unfused') {
+    // Only the denoisers' graphs split attention into query chunks (attentionQueryChunks); the
+    // encoders' and the VAE's unfused attention is priced whole, as it runs.
+    if (ctx.attentionKind === 'unfused' && isDenoise) {
       for (const chunks of QUERY_CHUNKS) {
         attention = { kind: 'unfused', queryChunks: chunks };
         act = activationFor(attention);
@@ -557,8 +559,9 @@ function evaluate(ctx: Context, cand: Candidate): MemoryPlan {
 // ---------------------------------------------------------------------------------------------
 // Search
 
+/** 144.2 MiB, 14.8 GiB: MiB below 1 GiB, so small budgets never read as "needs 0.1 GiB, leaves 0.1 GiB". */
 function fmtGiB(bytes: number): string {
-  if (bytes < 0.1 * GiB) return `${(bytes / MiB).toFixed(1)} MiB`;
+  if (bytes < GiB) return `${(bytes / MiB).toFixed(1)} MiB`;
   return `${(bytes / GiB).toFixed(1)} GiB`;
 }
 
