@@ -1,7 +1,10 @@
 // Golden-vector discovery and comparison shared by the parity suite and model tests.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { HostTensor } from '../../electron/engine/runtime/tensor.js';
+import { type HostTensor, readAllTensors } from '../../electron/engine/runtime/tensor.js';
+import { Checkpoint } from '../../electron/engine/runtime/safetensors.js';
+import type { FluxDitInputs } from '../../electron/engine/models/flux-dit.js';
+import { fluxDitInputsFromTensors } from '../../electron/engine/eval/flux-dit.js';
 
 export const GOLDEN_DIR = path.resolve(process.env.UMO_GOLDEN_DIR ?? 'test/fixtures/golden');
 
@@ -64,4 +67,11 @@ export function compareTensors(actual: HostTensor, expected: HostTensor, atol: n
 
 export function formatLine(id: string, ep: string, c: Comparison): string {
   return `golden ${id} ${ep} max_err=${c.maxErr.toExponential(2)} tol=${c.tol.toExponential(2)} ${c.ok ? 'ok' : 'FAIL'}`;
+}
+
+/** The golden FLUX DiT two-reference case (uno/flux_dit) as one forward's inputs. */
+export function fluxDitGoldenInputs(): FluxDitInputs {
+  const dir = path.join(GOLDEN_DIR, 'uno', 'flux_dit');
+  const cases = caseFiles(dir);
+  return fluxDitInputsFromTensors(readAllTensors(Checkpoint.open(path.join(dir, cases.find((c) => c.includes('two')) ?? cases[0]))), true);
 }

@@ -31,6 +31,7 @@ import { ClipTextEncoder } from '../../electron/engine/models/clip-text.js';
 import { Qwen2TextModel } from '../../electron/engine/models/qwen2-text.js';
 import { OmniGen2Transformer } from '../../electron/engine/models/omnigen2-transformer.js';
 import { omniGen2ForwardInputsOf } from '../../electron/engine/eval/omnigen2-transformer.js';
+import { fluxDitInputsFromTensors } from '../../electron/engine/eval/flux-dit.js';
 import { GOLDEN_DIR } from '../helpers/golden.js';
 import { buildFluxDit } from '../../electron/engine/models/flux-dit.js';
 
@@ -49,14 +50,6 @@ interface NetCase {
 
 const g = (p: string) => path.join(GOLDEN_DIR, p);
 
-function fluxInputs(inputs: TensorMap) {
-  const refs = [];
-  for (let i = 0; inputs.has(`ref_img.${i}`); i++) {
-    refs.push({ img: requireF32(inputs, `ref_img.${i}`, 'test').data, ids: requireF32(inputs, `ref_img_ids.${i}`, 'test').data });
-  }
-  return refs;
-}
-
 const NETS: NetCase[] = [
   {
     name: 'FLUX DiT', checkpoint: g('uno/flux_dit/flux_tiny_bf16.safetensors'), caseFile: g('uno/flux_dit/case_two_refs.safetensors'), output: 'output',
@@ -64,13 +57,7 @@ const NETS: NetCase[] = [
     run: async (w, inputs, ep) => {
       const dit = await FluxDit.create(w, { ep });
       try {
-        return await dit.forward({
-          img: requireF32(inputs, 'img', 'test').data, imgIds: requireF32(inputs, 'img_ids', 'test').data,
-          txt: requireF32(inputs, 'txt', 'test').data, txtIds: requireF32(inputs, 'txt_ids', 'test').data,
-          vec: requireF32(inputs, 'vec', 'test').data, timestep: requireF32(inputs, 'timesteps', 'test').data[0],
-          guidance: dit.config.guidanceEmbed ? requireF32(inputs, 'guidance', 'test').data[0] : undefined,
-          refs: fluxInputs(inputs),
-        });
+        return await dit.forward(fluxDitInputsFromTensors(inputs, dit.config.guidanceEmbed));
       } finally {
         await dit.release();
       }

@@ -3,7 +3,7 @@
 // guidance_in), ref_img.<i> + ref_img_ids.<i> for i = 0..n-1. Output: output [1, n_img, out].
 import { Checkpoint } from '../runtime/safetensors.js';
 import { type HostTensor, type TensorMap, f32, requireF32 } from '../runtime/tensor.js';
-import { type FluxDitReference, FluxDit } from '../models/flux-dit.js';
+import { type FluxDitInputs, type FluxDitReference, FluxDit } from '../models/flux-dit.js';
 import type { PositionIds } from '../models/rope.js';
 import type { EvalOptions } from './networks.js';
 
@@ -47,8 +47,11 @@ function referenceIndices(inputs: TensorMap): number[] {
   return [...Array(n).keys()];
 }
 
-export async function evalFluxDit(checkpoint: string, inputs: TensorMap, opts: EvalOptions): Promise<TensorMap> {
-  const ck = Checkpoint.open(checkpoint);
+/**
+ * One forward's inputs from golden-named tensors (`guidance` is read only when `withGuidance`): the
+ * mapping `umo-studio eval flux-dit` uses, shared with the tests that feed golden cases.
+ */
+export function fluxDitInputsFromTensors(inputs: TensorMap, withGuidance: boolean): FluxDitInputs {
   const img = requireF32(inputs, 'img', WHERE);
   const txt = requireF32(inputs, 'txt', WHERE);
   const vec = requireF32(inputs, 'vec', WHERE);
@@ -58,16 +61,21 @@ export async function evalFluxDit(checkpoint: string, inputs: TensorMap, opts: E
     batchOne(r, `ref_img.${i}`);
     return { img: r.data, ids: ids(inputs, `ref_img_ids.${i}`) };
   });
+  return {
+    img: img.data, imgIds: ids(inputs, 'img_ids'),
+    txt: txt.data, txtIds: ids(inputs, 'txt_ids'),
+    vec: vec.data,
+    timestep: scalar(inputs, 'timesteps'),
+    guidance: withGuidance ? scalar(inputs, 'guidance') : undefined,
+    refs,
+  };
+}
+
+export async function evalFluxDit(checkpoint: string, inputs: TensorMap, opts: EvalOptions): Promise<TensorMap> {
+  const ck = Checkpoint.open(checkpoint);
   const dit = await FluxDit.create(ck, { ep: opts.ep });
   try {
-    const out = await dit.forward({
-      img: img.data, imgIds: ids(inputs, 'img_ids'),
-      txt: txt.data, txtIds: ids(inputs, 'txt_ids'),
-      vec: vec.data,
-      timestep: scalar(inputs, 'timesteps'),
-      guidance: dit.config.guidanceEmbed ? scalar(inputs, 'guidance') : undefined,
-      refs,
-    });
+    const out = await dit.forward(fluxDitInputsFromTensors(inputs, dit.config.guidanceEmbed));
     const nImg = out.length / dit.config.outChannels;
     return new Map([['output', f32(out, [1, nImg, dit.config.outChannels])]]);
   } finally {

@@ -4,26 +4,17 @@
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { Checkpoint } from '../../../electron/engine/runtime/safetensors.js';
-import { readAllTensors } from '../../../electron/engine/runtime/tensor.js';
 import { FluxDit, buildFluxDit } from '../../../electron/engine/models/flux-dit.js';
 import { plannedQueryChunks } from '../../../electron/engine/pipelines/job-plan.js';
-import { GOLDEN_DIR, caseFiles, checkpointCandidates } from '../../helpers/golden.js';
+import { GOLDEN_DIR, checkpointCandidates, fluxDitGoldenInputs } from '../../helpers/golden.js';
 
 const GROUP_DIR = path.join(GOLDEN_DIR, 'uno', 'flux_dit');
 const [TINY] = checkpointCandidates(GROUP_DIR);
-const CASES = caseFiles(GROUP_DIR);
 
 describe('FLUX DiT with query-chunked unfused attention (CPU)', () => {
   test('3 chunks equal 1 chunk, whole and streamed in 2 groups', async () => {
-    const tensors = readAllTensors(Checkpoint.open(path.join(GROUP_DIR, CASES.find((c) => c.includes('two')) ?? CASES[0])));
     const ck = Checkpoint.open(TINY);
-    const g = (n: string) => tensors.get(n)!.data as Float32Array;
-    const refs = [...tensors.keys()].filter((k) => /^ref_img\.\d+$/.test(k)).sort()
-      .map((k) => ({ img: g(k), ids: g(k.replace('ref_img', 'ref_img_ids')) }));
-    const inputs = {
-      img: g('img'), imgIds: g('img_ids'), txt: g('txt'), txtIds: g('txt_ids'), vec: g('vec'),
-      timestep: g('timesteps')[0], guidance: g('guidance')[0], refs,
-    };
+    const inputs = fluxDitGoldenInputs();
     const run = async (attentionQueryChunks: number | undefined, streamGroups: number) => {
       const dit = await FluxDit.create(ck, { ep: 'cpu', attention: 'unfused', attentionQueryChunks, streamGroups });
       try {

@@ -5,31 +5,19 @@
 import path from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { Checkpoint } from '../../../electron/engine/runtime/safetensors.js';
-import { readAllTensors } from '../../../electron/engine/runtime/tensor.js';
 import { probeExecutionProviders, resetSessionStats, sessionStats } from '../../../electron/engine/runtime/sessions.js';
 import { splitBlockGroups, storedBlockBytes } from '../../../electron/engine/runtime/block-groups.js';
 import { largestBlockGroup } from '../../../electron/engine/runtime/memory-planner.js';
 import { decodeModel } from '../../../electron/engine/runtime/onnx-proto.js';
 import {
-  FLUX_DIT_GROUP_IO, FLUX_DIT_IO, FluxDit, type FluxDitInputs, buildFluxDitGroup, fluxDitBlockPaths, readFluxDitConfig,
+  FLUX_DIT_GROUP_IO, FLUX_DIT_IO, FluxDit, buildFluxDitGroup, fluxDitBlockPaths, readFluxDitConfig,
 } from '../../../electron/engine/models/flux-dit.js';
-import { GOLDEN_DIR, caseFiles, checkpointCandidates } from '../../helpers/golden.js';
+import { GOLDEN_DIR, checkpointCandidates, fluxDitGoldenInputs } from '../../helpers/golden.js';
 
 const GROUP_DIR = path.join(GOLDEN_DIR, 'uno', 'flux_dit');
 const [TINY] = checkpointCandidates(GROUP_DIR);
 
-/** The golden two-reference case as forward inputs. */
-function caseInputs(): FluxDitInputs {
-  const cases = caseFiles(GROUP_DIR);
-  const tensors = readAllTensors(Checkpoint.open(path.join(GROUP_DIR, cases.find((c) => c.includes('two')) ?? cases[0])));
-  const g = (n: string) => tensors.get(n)!.data as Float32Array;
-  const refs = [...tensors.keys()].filter((k) => /^ref_img\.\d+$/.test(k)).sort()
-    .map((k) => ({ img: g(k), ids: g(k.replace('ref_img', 'ref_img_ids')) }));
-  return {
-    img: g('img'), imgIds: g('img_ids'), txt: g('txt'), txtIds: g('txt_ids'), vec: g('vec'),
-    timestep: g('timesteps')[0], guidance: g('guidance')[0], refs,
-  };
-}
+const caseInputs = fluxDitGoldenInputs;
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   expect(a.length).toBe(b.length);

@@ -14,7 +14,7 @@ import {
 } from '../../../electron/engine/models/flux-dit.js';
 import { ropeTables } from '../../../electron/engine/models/rope.js';
 import { evalFluxDit } from '../../../electron/engine/eval/flux-dit.js';
-import { GOLDEN_DIR, caseFiles, checkpointCandidates, compareTensors, formatLine } from '../../helpers/golden.js';
+import { GOLDEN_DIR, caseFiles, checkpointCandidates, compareTensors, fluxDitGoldenInputs, formatLine } from '../../helpers/golden.js';
 
 const GROUP_DIR = path.join(GOLDEN_DIR, 'uno', 'flux_dit');
 const [TINY] = checkpointCandidates(GROUP_DIR);
@@ -67,22 +67,15 @@ describe('FLUX DiT golden cases (uno/flux_dit)', () => {
   }
 
   test('fused (MultiHeadAttention) and unfused attention agree on CPU', async () => {
-    const tensors = readAllTensors(Checkpoint.open(path.join(GROUP_DIR, CASES.find((c) => c.includes('two')) ?? CASES[0])));
     const ck = Checkpoint.open(TINY);
-    const g = (n: string) => tensors.get(n)!.data as Float32Array;
-    const refs = [...tensors.keys()].filter((k) => /^ref_img\.\d+$/.test(k)).sort()
-      .map((k) => ({ img: g(k), ids: g(k.replace('ref_img', 'ref_img_ids')) }));
-    const inputs = {
-      img: g('img'), imgIds: g('img_ids'), txt: g('txt'), txtIds: g('txt_ids'), vec: g('vec'),
-      timestep: g('timesteps')[0], guidance: g('guidance')[0], refs,
-    };
+    const inputs = fluxDitGoldenInputs();
     const outs: Float32Array[] = [];
     for (const attention of ['fused', 'unfused'] as const) {
       const dit = await FluxDit.create(ck, { ep: 'cpu', attention });
       try {
         outs.push(await dit.forward(inputs));
         // Same session, different sequence length: no rebuild needed.
-        expect((await dit.forward({ ...inputs, refs: refs.slice(0, 1) })).length).toBe(outs[0].length);
+        expect((await dit.forward({ ...inputs, refs: inputs.refs?.slice(0, 1) })).length).toBe(outs[0].length);
       } finally {
         await dit.release();
       }
