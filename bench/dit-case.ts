@@ -7,7 +7,7 @@ import { Checkpoint } from '../electron/engine/runtime/safetensors.js';
 import { FluxDit, buildFluxDit, readFluxDitConfig } from '../electron/engine/models/flux-dit.js';
 import { type DitCaseResult, RESULT_PREFIX, parseDitCaseSpec } from './dit-case-protocol.js';
 import { benchInputs, tokenCounts } from './bench-model.js';
-import { median, peakRssMb, rssBreakdownMb, rssMb } from './measure.js';
+import { median, peakRssMb, rssMb, timeForwards } from './measure.js';
 
 async function main(): Promise<void> {
   const spec = parseDitCaseSpec(process.argv[2]);
@@ -26,20 +26,7 @@ async function main(): Promise<void> {
   const createMs = performance.now() - c0;
   const rssAfterCreateMb = rssMb();
 
-  const warmupMs: number[] = [];
-  const forwardMs: number[] = [];
-  let out: Float32Array = new Float32Array(0);
-  let afterRuns: ReturnType<typeof rssBreakdownMb> = null;
-  try {
-    for (let i = 0; i < spec.warmups + spec.runs; i++) {
-      const t0 = performance.now();
-      out = await dit.forward(inputs);
-      (i < spec.warmups ? warmupMs : forwardMs).push(performance.now() - t0);
-    }
-    afterRuns = rssBreakdownMb();
-  } finally {
-    await dit.release();
-  }
+  const { warmupMs, forwardMs, output: out, afterRuns } = await timeForwards(dit, inputs, spec.warmups, spec.runs);
   if (!out.every(Number.isFinite)) throw new Error(`${spec.id}: the forward returned non-finite values`);
   fs.writeFileSync(spec.outputFile, out);
 

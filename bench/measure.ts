@@ -42,3 +42,23 @@ export function rssBreakdownMb(): { anon: number; file: number } | null {
     return null;
   }
 }
+
+/** Timed forwards after warm-ups, then the network released; the last output and RSS after the runs. */
+export async function timeForwards<I>(net: { forward(inputs: I): Promise<Float32Array>; release(): Promise<void> }, inputs: I,
+  warmups: number, runs: number): Promise<{ warmupMs: number[]; forwardMs: number[]; output: Float32Array; afterRuns: ReturnType<typeof rssBreakdownMb> }> {
+  const warmupMs: number[] = [];
+  const forwardMs: number[] = [];
+  let output: Float32Array = new Float32Array(0);
+  let afterRuns: ReturnType<typeof rssBreakdownMb> = null;
+  try {
+    for (let i = 0; i < warmups + runs; i++) {
+      const t0 = performance.now();
+      output = await net.forward(inputs);
+      (i < warmups ? warmupMs : forwardMs).push(performance.now() - t0);
+    }
+    afterRuns = rssBreakdownMb();
+  } finally {
+    await net.release();
+  }
+  return { warmupMs, forwardMs, output, afterRuns };
+}

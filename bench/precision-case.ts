@@ -14,7 +14,7 @@ import { resetSessionStats, sessionStats } from '../electron/engine/runtime/sess
 import { FluxDit, buildFluxDit, readFluxDitConfig } from '../electron/engine/models/flux-dit.js';
 import { type PrecisionCaseResult, PRECISION_RESULT_PREFIX, parsePrecisionCaseSpec } from './precision-case-protocol.js';
 import { benchInputs, tokenCounts } from './bench-model.js';
-import { peakRssMb, rssBreakdownMb, rssMb } from './measure.js';
+import { peakRssMb, rssMb, timeForwards } from './measure.js';
 
 /** Generous: the bench writes a handful of bakes of the mid-size DiT (tens of MB each). */
 const CACHE_MAX_BYTES = 20e9;
@@ -43,20 +43,7 @@ async function main(): Promise<void> {
     const sessionCreateMs = sessionStats.createMs;
     const rssAfterCreateMb = rssMb();
 
-    const warmupMs: number[] = [];
-    const forwardMs: number[] = [];
-    let out: Float32Array = new Float32Array(0);
-    let afterRuns: ReturnType<typeof rssBreakdownMb> = null;
-    try {
-      for (let i = 0; i < spec.warmups + spec.runs; i++) {
-        const t0 = performance.now();
-        out = await dit.forward(inputs);
-        (i < spec.warmups ? warmupMs : forwardMs).push(performance.now() - t0);
-      }
-      afterRuns = rssBreakdownMb();
-    } finally {
-      await dit.release();
-    }
+    const { warmupMs, forwardMs, output: out, afterRuns } = await timeForwards(dit, inputs, spec.warmups, spec.runs);
     if (!out.every(Number.isFinite)) throw new Error(`${spec.id}: the forward returned non-finite values`);
     fs.writeFileSync(spec.outputFile, out);
 
