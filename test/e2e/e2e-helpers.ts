@@ -213,3 +213,20 @@ export function resultRows(page: Page): Promise<Record<string, string>> {
     return rows;
   });
 }
+
+/** Wait until the result image named `name` has loaded; its natural [width, height]. */
+export async function resultImageSize(page: Page, name: RegExp): Promise<[number, number]> {
+  const result = page.getByRole('region', { name: 'Result' });
+  await result.waitFor({ timeout: 300_000 });
+  const img = result.getByRole('img', { name });
+  await img.waitFor();
+  await page.waitForFunction(() => {
+    const el = (globalThis as unknown as { document: { querySelector(s: string): { complete: boolean; naturalWidth: number } | null } })
+      .document.querySelector('section[aria-label="Result"] img');
+    return !!el && el.complete && el.naturalWidth > 0;
+  });
+  return img.evaluate((el) => {
+    const i = el as unknown as { naturalWidth: number; naturalHeight: number };
+    return [i.naturalWidth, i.naturalHeight] as [number, number];
+  });
+}

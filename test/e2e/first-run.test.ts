@@ -12,7 +12,7 @@ import type { Page } from 'playwright-core';
 import sharp from 'sharp';
 import { readPngTextFromBuffer } from '../../electron/engine/image/png-metadata.js';
 import { DEMO_LABEL } from '../../renderer/src/demoModel.js';
-import { haveChromium, openBrowser, removeDir, startApp, tempDir, REPO_ROOT, type OpenedBrowser, type StartedApp } from './e2e-helpers.js';
+import { haveChromium, openBrowser, removeDir, resultImageSize, startApp, tempDir, REPO_ROOT, type OpenedBrowser, type StartedApp } from './e2e-helpers.js';
 
 const electronInstalled = fs.existsSync(path.join(REPO_ROOT, 'node_modules', 'electron', 'path.txt'));
 const shots = process.env.UMO_DOCS_SHOTS;
@@ -104,17 +104,7 @@ describe.skipIf(!haveChromium)('first run (npm start, web mode, demo model)', ()
     const result = page.getByRole('region', { name: 'Result' });
     await result.waitFor({ timeout: 300_000 });
     const seconds = (Date.now() - t0) / 1000;
-    const img = result.getByRole('img', { name: /Result: a red clock on a beach/ });
-    await img.waitFor();
-    await page.waitForFunction(() => {
-      const el = (globalThis as unknown as { document: { querySelector(s: string): { complete: boolean; naturalWidth: number } | null } })
-        .document.querySelector('section[aria-label="Result"] img');
-      return !!el && el.complete && el.naturalWidth > 0;
-    });
-    const size = await img.evaluate((el) => {
-      const i = el as unknown as { naturalWidth: number; naturalHeight: number };
-      return [i.naturalWidth, i.naturalHeight];
-    });
+    const size = await resultImageSize(page, /Result: a red clock on a beach/);
     expect(size).toEqual([64, 64]);
     expect(await result.getByRole('alert', { name: 'Demo model note' }).textContent()).toBe(`${DEMO_LABEL}.`);
     expect(await status.getByText(DEMO_LABEL).count()).toBe(1);

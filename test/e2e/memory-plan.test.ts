@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Page } from 'playwright-core';
 import sharp from 'sharp';
-import { haveChromium, openBrowser, removeDir, startApp, type OpenedBrowser, type StartedApp } from './e2e-helpers.js';
+import { haveChromium, openBrowser, removeDir, resultImageSize, startApp, type OpenedBrowser, type StartedApp } from './e2e-helpers.js';
 
 const shots = process.env.UMO_DOCS_SHOTS;
 
@@ -76,19 +76,7 @@ describe.skipIf(!haveChromium)('memory estimate and guardrail (web mode, demo mo
 
     await guardrail.getByRole('button', { name: 'Load anyway' }).click();
     await guardrail.waitFor({ state: 'hidden' });
-    const result = page.getByRole('region', { name: 'Result' });
-    await result.waitFor({ timeout: 300_000 });
-    const img = result.getByRole('img', { name: /Result: a paper boat on a pond/ });
-    await img.waitFor();
-    await page.waitForFunction(() => {
-      const el = (globalThis as unknown as { document: { querySelector(s: string): { complete: boolean; naturalWidth: number } | null } })
-        .document.querySelector('section[aria-label="Result"] img');
-      return !!el && el.complete && el.naturalWidth > 0;
-    });
-    const size = await img.evaluate((el) => {
-      const i = el as unknown as { naturalWidth: number; naturalHeight: number };
-      return [i.naturalWidth, i.naturalHeight];
-    });
+    const size = await resultImageSize(page, /Result: a paper boat on a pond/);
     expect(size).toEqual([64, 64]);
     const outputs = fs.readdirSync(path.join(app.dataDir, 'outputs')).filter((f) => f.endsWith('.png'));
     expect(outputs).toHaveLength(1);
