@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatTable } from './table.js';
 import {
-  type MemoryConfig, type MemoryRow, allMemoryConfigs, defaultMemoryConfigs, measuredPhasePeakMb, prepareMemoryHarness, runMemoryConfigs,
+  type MemoryConfig, type MemoryRow, allMemoryConfigs, compareImagesToFloat, defaultMemoryConfigs, measuredPhasePeakMb, prepareMemoryHarness, runMemoryConfigs,
 } from './memory-estimate.js';
 import { getSessionDefaults } from '../electron/engine/runtime/sessions.js';
 
@@ -29,7 +29,9 @@ export async function runMemoryBench(o: { allSettings: boolean; only?: string; l
     .filter((c) => !o.only || c.id.includes(o.only));
   const h = await prepareMemoryHarness(configs.map((c) => c.kit), o.log);
   try {
-    return { rows: await runMemoryConfigs(h, configs, { log: o.log }) };
+    const rows = await runMemoryConfigs(h, configs, { log: o.log });
+    await compareImagesToFloat(rows);
+    return { rows };
   } finally {
     h.dispose();
   }
@@ -50,11 +52,12 @@ export function memoryTable(r: MemoryBenchReport): string {
       x.config.label, mb(x.measured.importedRssMb), mb(x.measured.peakRssMb), mb(x.plan.peakBytes / MiB),
       `${(100 * (x.error ?? 0)).toFixed(1)}`, worst.name,
       phase('encode-text'), phase('encode-references'), phase('denoise'), phase('decode'),
+      !x.vsFloat ? 'reference' : x.vsFloat.identical ? 'identical' : `${x.vsFloat.meanAbs.toFixed(2)} / ${x.vsFloat.maxAbs}`,
     ];
   });
   return formatTable(
     ['configuration', 'imported MiB', 'measured peak MiB', 'estimate MiB', 'error %', 'estimated worst phase',
-      'text est/meas', 'refs est/meas', 'denoise est/meas', 'decode est/meas'],
+      'text est/meas', 'refs est/meas', 'denoise est/meas', 'decode est/meas', 'image vs float 1-phase (mean / max of 255)'],
     rows,
   );
 }

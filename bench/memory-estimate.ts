@@ -65,6 +65,10 @@ export interface MemoryRow {
   /** (estimate − measured) / measured. */
   error?: number;
   failure?: string;
+  /** The PNG the case wrote (while the harness folder exists). */
+  image?: string;
+  /** 8-bit pixels against the kit's unquantized one-phase image (same seed and settings). */
+  vsFloat?: { identical: boolean; meanAbs: number; maxAbs: number };
 }
 
 /** A precision / residency variant of a kit's request. */
@@ -214,7 +218,7 @@ export async function runMemoryConfigs(h: MemoryHarness, configs: readonly Memor
     try {
       const measured = await runCaseProcess<MemoryCaseResult>(opts.script ?? CASE_SCRIPT, spec, MEMORY_RESULT_PREFIX, c.id, opts.timeoutMs ?? 300_000);
       const error = (plan.peakBytes / MiB - measured.peakRssMb) / measured.peakRssMb;
-      rows.push({ config: c, measured, plan, error });
+      rows.push({ config: c, measured, plan, error, image: path.join(caseDir, `${c.id}.png`) });
       log(`memory: ${c.label}: measured ${measured.peakRssMb.toFixed(0)} MiB, estimate ${(plan.peakBytes / MiB).toFixed(0)} MiB (${(100 * error).toFixed(1)} %)`);
     } catch (e) {
       rows.push({ config: c, plan, failure: (e as Error).message });
@@ -237,4 +241,29 @@ export function measuredPhasePeakMb(r: MemoryCaseResult, phase: string): number 
   const match = SEGMENTS_OF[phase];
   const peaks = r.segments.filter((s) => match?.(s)).map((s) => s.peakMb);
   return peaks.length ? Math.max(...peaks) : null;
+}
+
+/**
+ * Compare every case's image with the unquantized one-phase image of the same kit and session
+ * settings: residency modes must give identical bytes, quantized ones stay near it.
+ */
+export async function compareImagesToFloat(rows: MemoryRow[]): Promise<void> {
+  const key = (c: MemoryConfig) => `${c.kit}|${c.cpuMemArena}|${c.prepack}`;
+  const reference = new Map<string, MemoryRow>();
+  for (const r of rows) {
+    if (r.image && !r.config.precisions && r.config.residency === 'one-phase-at-a-time') reference.set(key(r.config), r);
+  }
+  for (const r of rows) {
+    const ref = reference.get(key(r.config));
+    if (!r.image || !ref?.image || ref === r || !fs.existsSync(r.image) || !fs.existsSync(ref.image)) continue;
+    const [a, b] = await Promise.all([sharp(ref.image).raw().toBuffer(), sharp(r.image).raw().toBuffer()]);
+    let sum = 0;
+    let max = 0;
+    for (let i = 0; i < a.length; i++) {
+      const d = Math.abs(a[i] - b[i]);
+      sum += d;
+      max = Math.max(max, d);
+    }
+    r.vsFloat = { identical: fs.readFileSync(ref.image).equals(fs.readFileSync(r.image)), meanAbs: sum / a.length, maxAbs: max };
+  }
 }

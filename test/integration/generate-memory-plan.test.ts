@@ -137,7 +137,7 @@ describe('generate follows the memory plan (tiny UNO kit, CPU)', () => {
     expect(d.mean).toBeLessThan(3);
   });
 
-  test('WebGPU (lavapipe): fp16 Linears by default, an int4 streamed DiT and an int8 streamed OmniGen2 transformer run and stay near the CPU image', async () => {
+  test('WebGPU (lavapipe): fp16 Linears by default, 128 query chunks, an int4 streamed DiT, int8 all resident and an int8 streamed OmniGen2 transformer stay near the CPU image', async () => {
     const cpu = path.join(work, 'cpu-ref.png');
     expect(run(base('cpu-ref.png')).code).toBe(0);
     const gpuBase = (out: string) => base(out).map((a) => (a === 'cpu' ? 'webgpu' : a));
@@ -167,6 +167,11 @@ describe('generate follows the memory plan (tiny UNO kit, CPU)', () => {
     expect(streamed.stderr).not.toContain('continuing on CPU');
     // Measured: mean 4.3, max 31 (int4 on random tiny weights).
     expect((await pixelDifference(cpu, path.join(work, 'gpu-int4.png'))).mean).toBeLessThan(20);
+
+    const resident = run([...gpuBase('gpu-int8-resident.png'), '--precision', 'dit=int8', '--precision', 't5=int8', '--residency', 'all-resident']);
+    expect(resident.code, resident.stderr).toBe(0);
+    expect(resident.stderr).not.toContain('continuing on CPU');
+    expect((await pixelDifference(cpu, path.join(work, 'gpu-int8-resident.png'))).mean).toBeLessThan(3);
 
     const og2 = (out: string, ep: string) => ['generate', '--backbone', 'omnigen2', '--models-root', og2Kit, '--prompt', 'a cat', '--width', '64',
       '--height', '64', '--steps', '2', '--seed', '5', '--ep', ep, '--out', path.join(work, out)];
