@@ -148,6 +148,14 @@ function Studio({ data }: { data: AppData }) {
     void j.start(r, loadAnyway ? { loadAnyway: true } : undefined);
   }, []);
   const cancel = useCallback(() => latest.current.job.cancel(), []);
+  // The engine refused a job whose plan does not fit (the estimate had not arrived yet): once it
+  // has, ask with the guardrail; if the estimate says it fits after all, show the engine's reason.
+  useEffect(() => {
+    if (!job.memoryRefusal || plan.pending) return;
+    if (plan.answer && !plan.answer.plan.fits) setGuardrail(plan.answer);
+    else setAppError(job.memoryRefusal);
+    job.clearMemoryRefusal();
+  }, [job, plan.pending, plan.answer]);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {

@@ -28,6 +28,9 @@ export interface JobState {
   cancel(): void;
   dismissError(): void;
   dismissNotice(): void;
+  /** The engine's message when it refused the last job because its memory plan does not fit (else null). */
+  memoryRefusal: string | null;
+  clearMemoryRefusal(): void;
 }
 
 export function useJob(onDone?: (jobId: string, result: GenerationResult) => void): JobState {
@@ -37,6 +40,7 @@ export function useJob(onDone?: (jobId: string, result: GenerationResult) => voi
   const [notice, setNotice] = useState<string | null>(null);
   const [warnings, setWarnings] = useState<string[]>([]);
   const [lastSeed, setLastSeed] = useState<number | null>(null);
+  const [memoryRefusal, setMemoryRefusal] = useState<string | null>(null);
   const jobRef = useRef<JobProgress | null>(null);
   const cancelPending = useRef(false);
 
@@ -101,7 +105,9 @@ export function useJob(onDone?: (jobId: string, result: GenerationResult) => voi
         break;
       case 'failed':
         update(null);
-        setError(ev.message);
+        // Refused before loading (e.g. Generate pressed before the estimate arrived): the app asks as the guardrail would.
+        if (ev.code === 'does-not-fit') setMemoryRefusal(ev.message);
+        else setError(ev.message);
         break;
       case 'cancelled':
         update(null);
@@ -114,5 +120,7 @@ export function useJob(onDone?: (jobId: string, result: GenerationResult) => voi
     job, error, notice, warnings, lastSeed, start, cancel,
     dismissError: () => setError(null),
     dismissNotice: () => setNotice(null),
+    memoryRefusal,
+    clearMemoryRefusal: () => setMemoryRefusal(null),
   };
 }

@@ -23,6 +23,8 @@ export interface FakeOptions {
    * session fails) and repeats in the result's warnings.
    */
   fallbackWarning?: string;
+  /** Milliseconds before a plan answer arrives (the real planner reads checkpoint headers). */
+  planDelayMs?: number;
 }
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
@@ -143,6 +145,7 @@ export class FakeUmoApi implements UmoApi {
    */
   async planRequest(query: PlanQuery): Promise<PlanAnswer> {
     this.planQueries.push(query);
+    if (this.opts.planDelayMs) await new Promise((r) => setTimeout(r, this.opts.planDelayMs));
     const GiB = 1024 ** 3;
     const budgetBytes = (this.settings.memoryBudgetGiB ?? 16) * GiB;
     const weights = GiB;
@@ -198,8 +201,13 @@ export class FakeUmoApi implements UmoApi {
     const job = { jobId, cancelled: false };
     this.running = job;
     const stepMs = this.opts.stepMs ?? 60;
-    const failWith = this.opts.failWith;
+    let failWith = this.opts.failWith;
     this.opts.failWith = undefined;
+    // Like the engine: a plan that does not fit is refused unless the user chose "Load anyway".
+    const { plan } = await this.planRequest({ backbone: request.backbone, width: request.width, height: request.height, references: request.references.length });
+    this.planQueries.pop();
+    const refused = !plan.fits && !options?.loadAnyway;
+    if (refused) failWith = `${plan.reason}\n(to run anyway, choose "Load anyway" or pass --load-anyway)`;
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     void (async () => {
       const t0 = Date.now();
@@ -211,7 +219,7 @@ export class FakeUmoApi implements UmoApi {
       }
       if (failWith) {
         this.running = null;
-        this.emit({ type: 'failed', jobId, message: failWith });
+        this.emit({ type: 'failed', jobId, message: failWith, ...(refused ? { code: 'does-not-fit' } : {}) });
         return;
       }
       const fallback = this.opts.fallbackWarning;

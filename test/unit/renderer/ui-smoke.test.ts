@@ -291,4 +291,19 @@ describe.skipIf(!haveChromium)('renderer in Chromium (in-memory API)', () => {
     expect(await warnings.textContent()).toBe(fallback);
     await page.close();
   });
+
+  it('a job the engine refuses for memory (Generate pressed before the estimate arrived) opens the guardrail, and "Load anyway" runs it', async () => {
+    const page = await openApp({ stepMs: 10, planDelayMs: 4000, settings: { memoryBudgetGiB: 2 } });
+    await page.getByRole('textbox', { name: 'Prompt' }).fill('a lighthouse');
+    await page.getByRole('button', { name: 'Generate' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Not enough memory' });
+    await dialog.waitFor({ timeout: 20_000 });
+    expect(await dialog.textContent()).toContain('but the budget is 2 GiB (your setting).');
+    expect(await page.evaluate(() => window.fakeUmo.generateOptions)).toEqual([undefined]);
+    expect(await page.getByRole('alert').filter({ hasText: 'to run anyway' }).count()).toBe(0);
+    await dialog.getByRole('button', { name: 'Load anyway' }).click();
+    await page.getByRole('region', { name: 'Result' }).waitFor();
+    expect(await page.evaluate(() => window.fakeUmo.generateOptions)).toEqual([undefined, { loadAnyway: true }]);
+    await page.close();
+  });
 });
