@@ -182,7 +182,7 @@ function unoReferenceSide(n: number): number {
 
 /** The planner's estimate for exactly what the case runs. */
 export function estimateFor(c: MemoryConfig, modelsRoot: string): MemoryPlan {
-  const models = loadPlanModels(c.backbone, locatePlanCheckpoints(c.backbone, modelsRoot));
+  const models = loadPlanModels(c.backbone, locatePlanCheckpoints(c.backbone, { modelsRoot }));
   const refs = c.referenceSides.length;
   return planMemory(models, {
     request: {

@@ -66,7 +66,7 @@ export async function runPlanCommand(argv: string[]): Promise<number> {
   const references = wholeNumber('refs', values.refs, 0)!;
   const precisions = Object.fromEntries((values.precision ?? []).map(parsePrecision));
 
-  const paths = locatePlanCheckpoints(backbone, values['models-root']);
+  const paths = locatePlanCheckpoints(backbone, { modelsRoot: values['models-root'] });
   const models = loadPlanModels(backbone, paths);
   const plan = planMemory(models, {
     device, budgetBytes, attention, precisions,

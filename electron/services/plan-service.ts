@@ -3,13 +3,13 @@
 // run on (the settings' preference resolved against the engine's probe) and the budget (the
 // setting, else read from the device with a margin). Also remembers the last budget so the job's
 // environment carries the same budget the estimate was made for.
-import { MANIFESTS, type BackboneId } from '../../shared/model-manifests.js';
+import type { BackboneId } from '../../shared/model-manifests.js';
 import type { JobMemoryOptions } from '../../shared/memory-options.js';
 import type { Settings } from '../../shared/settings.js';
 import type { DeviceInfo, MemoryPlanEstimate, PlanAnswer, PlanQuery } from '../../shared/umo-api.js';
 import { readNvidiaGpuMemory, resolveMemoryBudget, type GpuMemoryResult, type MemoryBudget } from '../engine/runtime/device-budget.js';
-import { PLAN_COMPONENT_IDS, loadPlanModels, planMemory, type MemoryPlan } from '../engine/runtime/memory-planner.js';
-import { describeProblems, locateBackbone } from '../engine/runtime/model-locator.js';
+import { loadPlanModels, locatePlanCheckpoints, planMemory, type MemoryPlan } from '../engine/runtime/memory-planner.js';
+import { ModelFilesError, describeProblems } from '../engine/runtime/model-locator.js';
 import { overridesFor } from './model-status-service.js';
 import { UserInputError } from './service-errors.js';
 
@@ -65,23 +65,15 @@ export class PlanService {
   checkpoints(backbone: BackboneId): Record<string, string> {
     const s = this.opts.getSettings();
     const demo = s.useDemoModel && backbone === 'uno' && this.opts.demoAvailable();
-    const manifest = MANIFESTS[backbone];
-    if (!manifest) throw new UserInputError(`No memory estimate: no model manifest for ${backbone}`);
-    const located = locateBackbone(manifest, demo
-      ? { modelsRoot: this.opts.demoModelsDir, hfCache: null }
-      : { modelsRoot: s.modelsRoot, hfCache: this.opts.hfCache, overrides: overridesFor(s, backbone) });
-    const isLora = (id: string) => id.endsWith('_lora');
-    const needed = located.filter((l) => PLAN_COMPONENT_IDS[backbone].includes(l.component.id));
-    const bad = needed.filter((l) => l.status !== 'found');
-    if (bad.length) {
-      const problems = describeProblems(bad).split('\n').filter((l) => l.trim());
-      throw new UserInputError(`No memory estimate: model files are missing or unusable\n${describeProblems(bad)}`, problems);
+    try {
+      return locatePlanCheckpoints(backbone, demo
+        ? { modelsRoot: this.opts.demoModelsDir, hfCache: null }
+        : { modelsRoot: s.modelsRoot, hfCache: this.opts.hfCache, overrides: overridesFor(s, backbone) });
+    } catch (e) {
+      if (!(e instanceof ModelFilesError)) throw e;
+      const problems = describeProblems(e.located).split('\n').filter((l) => l.trim());
+      throw new UserInputError(`No memory estimate: model files are missing or unusable\n${describeProblems(e.located)}`, problems);
     }
-    const out: Record<string, string> = {};
-    for (const l of located) {
-      if (l.status === 'found' && l.path && (PLAN_COMPONENT_IDS[backbone].includes(l.component.id) || isLora(l.component.id))) out[l.component.id] = l.path;
-    }
-    return out;
   }
 
   async budgetFor(device: 'cpu' | 'gpu', sharesSystemRam = false): Promise<MemoryBudget> {

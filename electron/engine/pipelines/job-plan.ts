@@ -3,18 +3,15 @@
 // jobs, and whether the denoiser is streamed in block groups. The plan is computed with the same
 // planner the UI and `umo-studio plan` show, from the checkpoint headers only, so what the user
 // saw before loading is what runs.
-import os from 'node:os';
 import type { BackboneId } from '../../../shared/model-manifests.js';
 import type { JobMemoryOptions } from '../../../shared/memory-options.js';
-import type { ExecutionProvider } from '../runtime/sessions.js';
-import { type MemoryPlan, type PlanRequest, loadPlanModels, planMemory, precisionSummary, residencySummary } from '../runtime/memory-planner.js';
+import { type ExecutionProvider, hasGpuDevice } from '../runtime/sessions.js';
+import { type MemoryPlan, type PlanRequest, loadPlanModels, planMemory } from '../runtime/memory-planner.js';
+import { resolveMemoryBudget } from '../runtime/device-budget.js';
 import type { DeviceKind, PrecisionChoice } from '../runtime/weight-bytes.js';
 import type { RoleOf } from '../runtime/quantized-bake.js';
 import type { Residency } from './device-fallback.js';
 import type { NetworkPool } from './network-pool.js';
-
-/** Planned budget when none is set and the device cannot tell: effectively no limit. */
-const UNLIMITED_BYTES = 2 ** 50;
 
 export class PlanDoesNotFitError extends Error {
   readonly code = 'does-not-fit';
@@ -27,8 +24,6 @@ export class PlanDoesNotFitError extends Error {
 export interface JobPlan {
   readonly plan: MemoryPlan;
   readonly device: DeviceKind;
-  /** One line for logs, metadata and the phase detail: residency, precisions, peak. */
-  readonly summary: string;
   /** Precision of a component group (dit, t5, clip, vae / transformer, mllm, vae). */
   precision(component: string): PrecisionChoice;
   /** Pool residency for a network when the plan keeps networks resident, else undefined (release after use). */
@@ -67,23 +62,27 @@ export interface PlanJobArgs {
   variant: string;
 }
 
-export function deviceKindOf(ep: ExecutionProvider): DeviceKind {
-  return ep === 'cpu' ? 'cpu' : 'gpu';
+/**
+ * The budget a job plans for when it does not bring one (the CLI without --budget): the same rule
+ * the app's estimate uses (device-budget.ts): RAM minus a margin on the CPU or a GPU that shares
+ * it, the free memory nvidia-smi reports, else an assumed size.
+ */
+async function defaultBudgetBytes(ep: ExecutionProvider, device: DeviceKind): Promise<number> {
+  const sharesRam = device === 'gpu' && (process.platform === 'darwin' || (ep === 'webgpu' && !hasGpuDevice()));
+  return (await resolveMemoryBudget({ settingGiB: null, device, gpuUsesSystemRam: sharesRam })).bytes;
 }
 
-/** The budget the engine plans for when the job does not give one: RAM on CPU, no limit on a GPU it cannot read. */
-export function defaultBudgetBytes(device: DeviceKind): number {
-  return device === 'cpu' ? os.totalmem() : UNLIMITED_BYTES;
-}
+/** The precision group of a network: the VAE's encoder and decoder share one choice. */
+const groupOf = (network: string) => (network === 'vae-encoder' || network === 'vae-decoder' ? 'vae' : network);
 
 /** Plan a job, release pooled networks this plan will not use, and describe how to execute it. */
 export async function planJob(args: PlanJobArgs): Promise<JobPlan> {
-  const device = deviceKindOf(args.ep);
+  const device: DeviceKind = args.ep === 'cpu' ? 'cpu' : 'gpu';
   const memory = args.memory ?? {};
   const models = loadPlanModels(args.backbone, args.files);
   const plan = planMemory(models, {
     request: args.request, device,
-    budgetBytes: memory.budgetBytes ?? defaultBudgetBytes(device),
+    budgetBytes: memory.budgetBytes ?? await defaultBudgetBytes(args.ep, device),
     precisions: memory.precisions,
     residency: memory.residency,
     streamGroups: memory.streamGroups,
@@ -92,10 +91,7 @@ export async function planJob(args: PlanJobArgs): Promise<JobPlan> {
 
   const choices = new Map<string, PrecisionChoice>();
   for (const phase of plan.phases) {
-    for (const c of phase.components) {
-      const group = c.id === 'vae-encoder' || c.id === 'vae-decoder' ? 'vae' : c.id;
-      choices.set(group, { precision: c.precision, quantizeModulation: c.quantizeModulation });
-    }
+    for (const c of phase.components) choices.set(groupOf(c.id), { precision: c.precision, quantizeModulation: c.quantizeModulation });
   }
   // Resident networks are keyed by everything that shapes them; a job with another plan frees the old ones first.
   // Query chunks change the graphs too, so they are part of the key.
@@ -104,8 +100,7 @@ export async function planJob(args: PlanJobArgs): Promise<JobPlan> {
   const keep = plan.residency === 'all-resident';
   await args.pool.retainOnly(new Set(keep ? args.pool.keys().filter((k) => k.startsWith(signature)) : []));
   const choiceOf = (component: string): PrecisionChoice => {
-    const group = component === 'vae-encoder' || component === 'vae-decoder' ? 'vae' : component;
-    const c = choices.get(group);
+    const c = choices.get(groupOf(component));
     if (!c) throw new Error(`memory plan for ${args.backbone} has no component "${component}" (has ${[...choices.keys()].join(', ')})`);
     return c;
   };
@@ -116,7 +111,6 @@ export async function planJob(args: PlanJobArgs): Promise<JobPlan> {
   };
   return {
     plan, device,
-    summary: `${residencySummary(plan)}; ${precisionSummary(plan)}; estimated peak ${(plan.peakBytes / 2 ** 30).toFixed(2)} GiB`,
     precision: (component) => choiceOf(component),
     resident(network) {
       return keep ? { pool: args.pool, key: `${signature}|${network}` } : undefined;

@@ -10,7 +10,7 @@
 import path from 'node:path';
 import { OMNIGEN2_MANIFEST, UNO_MANIFEST, type BackboneId, type ManifestComponent } from '../../../shared/model-manifests.js';
 import { Checkpoint } from './safetensors.js';
-import { describeProblems, locateComponent } from './model-locator.js';
+import { ModelFilesError, describeProblems, locateComponent, type LocateOptions } from './model-locator.js';
 import type { AttentionShape } from './activation-bytes.js';
 import { type ComponentWeightBytes, type DeviceKind, type Precision, type PrecisionChoice, activationElementBytes } from './weight-bytes.js';
 import { splitBlockGroups } from './block-groups.js';
@@ -31,8 +31,9 @@ const MiB = 1024 ** 2;
 // onnxruntime-node 1.30, Node 20, Linux x64, 2 cores. Kits: tiny UNO (64², two 320² references),
 // mid-size UNO (DiT hidden 512, 4 + 8 blocks, 71 M parameters in BF16; 256², two 320² references),
 // tiny OmniGen2 (64², one 64² reference), mid-size OmniGen2 (transformer hidden 512, 6 + 3 blocks,
-// 43 M parameters in BF16; 256², one 128² reference). All 28 configurations came out within 15 %
-// (worst: mid UNO float all resident +13 %, mid OmniGen2 int8 one phase −12.5 %);
+// 43 M parameters in BF16; 256², one 128² reference). 27 of 28 configurations came out within 15 %
+// in both full runs; mid UNO float all resident is estimated high (+13 %, +16 %: every earlier
+// session's activation peak is counted as kept), mid OmniGen2 int8 one phase low (−12.5 %, −13 %);
 // test/integration/memory-estimate.test.ts re-measures a representative subset.
 
 /**
@@ -128,16 +129,17 @@ export const PLAN_COMPONENT_IDS: Record<BackboneId, readonly string[]> = {
 const isLora = (c: ManifestComponent) => c.id.endsWith('_lora');
 
 /**
- * Checkpoint paths of the components the planner reads (and of LoRAs that are present) under a
- * models root or the HF cache; a clear error naming what is missing and where it looked.
+ * Checkpoint paths of the components the planner reads (and of LoRAs that are present), located as
+ * the pipelines locate them (models root, HF cache, the user's overrides); a ModelFilesError naming
+ * what is missing and where it looked.
  */
-export function locatePlanCheckpoints(backbone: BackboneId, modelsRoot: string | null, hfCache?: string | null): Record<string, string> {
+export function locatePlanCheckpoints(backbone: BackboneId, where: LocateOptions): Record<string, string> {
   const out: Record<string, string> = {};
   const manifest = backbone === 'uno' ? UNO_MANIFEST : OMNIGEN2_MANIFEST;
   const wanted = manifest.components.filter((c) => PLAN_COMPONENT_IDS[backbone].includes(c.id) || isLora(c));
-  const located = wanted.map((c) => locateComponent(c, { modelsRoot, hfCache }));
+  const located = wanted.map((c) => locateComponent(c, where));
   const bad = located.filter((l) => l.status !== 'found' && !isLora(l.component));
-  if (bad.length) throw new Error(`cannot plan ${backbone}: model files are missing or unusable\n${describeProblems(bad)}`);
+  if (bad.length) throw new ModelFilesError(bad, `cannot plan ${backbone}: model files are missing or unusable\n${describeProblems(bad)}`);
   for (const l of located) if (l.status === 'found' && l.path) out[l.component.id] = l.path;
   return out;
 }

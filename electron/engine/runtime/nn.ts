@@ -22,12 +22,12 @@ export function weightF32(b: GraphBuilder, ck: Weights, key: string): Value {
 }
 
 /** `x @ W^T` for a quantized weight: one MatMulNBits node (float32 A, float32 scales). */
-function matMulNBits(b: GraphBuilder, ck: Weights, q: QuantizedLinearInfo, x: Value, name?: string): Value {
+function matMulNBits(b: GraphBuilder, ck: Weights, q: QuantizedLinearInfo, x: Value): Value {
   const inputs: Array<Value | null> = [x, b.weight(ck.info(q.qweightKey)), b.weight(ck.info(q.scalesKey))];
   if (q.zeroPointsKey) inputs.push(b.weight(ck.info(q.zeroPointsKey)));
   return b.op('MatMulNBits', inputs,
     { K: q.k, N: q.n, bits: q.bits, block_size: q.blockSize, accuracy_level: accuracyLevelFor(q.bits) },
-    { domain: 'com.microsoft', name });
+    { domain: 'com.microsoft' });
 }
 
 /**
@@ -35,16 +35,14 @@ function matMulNBits(b: GraphBuilder, ck: Weights, q: QuantizedLinearInfo, x: Va
  * fp16, the weight is cast to fp16 (constant-folded at session creation when stored otherwise),
  * and the product is cast back to float32, so the precision islands around it stay fp32.
  */
-function matMulF16(b: GraphBuilder, ck: Weights, wKey: string, x: Value, slice?: { start: number; end: number; name: string }): Value {
+function matMulF16(b: GraphBuilder, ck: Weights, wKey: string, x: Value): Value {
   const info = ck.info(wKey);
   let w = b.weight(info);
-  const sfx = slice ? `_${slice.name}` : '';
-  if (info.dtype !== 'F16') w = b.op('Cast', [w], { to: FLOAT16 }, { name: `Cast_weight_f16${sfx}` });
-  if (slice) w = b.op('Slice', [w, b.ints([slice.start]), b.ints([slice.end]), b.ints([0])], {}, { name: `Slice${sfx}` });
-  const wt = b.op('Transpose', [w], { perm: [1, 0] }, { name: `Transpose${sfx}` });
-  const xh = b.op('Cast', [x], { to: FLOAT16 }, { name: `Cast_input_f16${sfx}` });
-  const y = b.op('MatMul', [xh, wt], {}, { name: `MatMul${sfx}` });
-  return b.op('Cast', [y], { to: FLOAT }, { name: `Cast_output_f32${sfx}` });
+  if (info.dtype !== 'F16') w = b.op('Cast', [w], { to: FLOAT16 }, { name: 'Cast_weight_f16' });
+  const wt = b.op('Transpose', [w], { perm: [1, 0] }, { name: 'Transpose' });
+  const xh = b.op('Cast', [x], { to: FLOAT16 }, { name: 'Cast_input_f16' });
+  const y = b.op('MatMul', [xh, wt], {}, { name: 'MatMul' });
+  return b.op('Cast', [y], { to: FLOAT }, { name: 'Cast_output_f32' });
 }
 
 /**
@@ -70,35 +68,6 @@ export function linear(b: GraphBuilder, ck: Weights, modulePath: string, x: Valu
     }
     const bKey = `${modulePath}.bias`;
     if (ck.has(bKey)) y = b.op('Add', [y, weightF32(b, ck, bKey)]);
-    return y;
-  });
-}
-
-/**
- * `linear` restricted to output rows [start, end) of the weight (e.g. the qkv part of a fused layer).
- * A quantized weight computes every row with MatMulNBits and slices the output's last axis.
- */
-export function linearRows(b: GraphBuilder, ck: Weights, modulePath: string, x: Value, start: number, end: number, name: string): Value {
-  return b.scope(modulePath, () => {
-    const wKey = `${modulePath}.weight`;
-    const q = quantizedLinearOf(ck, wKey);
-    let y: Value;
-    if (q) {
-      const full = matMulNBits(b, ck, q, x, `MatMulNBits_${name}`);
-      y = b.op('Slice', [full, b.ints([start]), b.ints([end]), b.ints([-1])], {}, { name: `SliceOutput_${name}` });
-    } else if (linearComputeOf(ck) === 'float16') {
-      y = matMulF16(b, ck, wKey, x, { start, end, name });
-    } else {
-      const w = weightF32(b, ck, wKey);
-      const ws = b.op('Slice', [w, b.ints([start]), b.ints([end]), b.ints([0])], {}, { name: `Slice_${name}` });
-      const wt = b.op('Transpose', [ws], { perm: [1, 0] }, { name: `Transpose_${name}` });
-      y = b.op('MatMul', [x, wt], {}, { name: `MatMul_${name}` });
-    }
-    const bKey = `${modulePath}.bias`;
-    if (ck.has(bKey)) {
-      const bs = b.op('Slice', [weightF32(b, ck, bKey), b.ints([start]), b.ints([end]), b.ints([0])], {}, { name: `SliceBias_${name}` });
-      y = b.op('Add', [y, bs], {}, { name: `Add_${name}` });
-    }
     return y;
   });
 }

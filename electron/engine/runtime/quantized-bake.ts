@@ -156,7 +156,6 @@ export class QuantizedWeights extends OverlayWeights implements LinearStorage {
 
   constructor(private readonly baseWeights: Weights, private readonly bake: Checkpoint | null, readonly linearCompute: 'float32' | 'float16') {
     super(baseWeights, bake ?? new EmptyWeights(baseWeights.path));
-    const base = baseWeights;
     if (!bake) return;
     const meta = bake.files[0]?.metadata[QUANT_LAYERS_METADATA];
     let parsed: unknown;
@@ -170,7 +169,7 @@ export class QuantizedWeights extends OverlayWeights implements LinearStorage {
       if ((bits !== 4 && bits !== 8) || !Number.isInteger(blockSize)) {
         throw new SafetensorsError(bake.path, `metadata "${QUANT_LAYERS_METADATA}" entry "${key}" is ${JSON.stringify(v)}, expected [4 | 8, blockSize]`);
       }
-      const [n, k] = base.expectShape(key, [null, null]);
+      const [n, k] = baseWeights.expectShape(key, [null, null]);
       const l = matMulNBitsBytes(n, k, bits, 4, blockSize);
       const shapes = quantizedTensorShapes(l);
       const keys = quantizedTensorKeys(key);

@@ -20,11 +20,11 @@
 // - Token-embedding tables are gathered in their stored dtype (only the looked-up rows are cast): on
 //   CPU only the touched rows of the mapped file become resident; a GPU EP uploads the whole table
 //   as stored.
+import type { PRECISION_NAMES } from '../../../shared/memory-options.js';
 import type { DType, TensorInfo, Weights } from './safetensors.js';
 import { DTYPE_BYTES, elementCount } from './safetensors.js';
 
-export const PRECISIONS = ['fp32', 'fp16', 'bf16-as-fp32-on-cpu', 'int8', 'int4'] as const;
-export type Precision = (typeof PRECISIONS)[number];
+export type Precision = (typeof PRECISION_NAMES)[number];
 export type DeviceKind = 'cpu' | 'gpu';
 
 /** What a tensor is for, which decides how it may be stored. */

@@ -91,8 +91,8 @@ let uno: PlanModels;
 let og2: PlanModels;
 beforeAll(() => {
   writeRealSizeModelsRoot();
-  uno = loadPlanModels('uno', locatePlanCheckpoints('uno', root, null));
-  og2 = loadPlanModels('omnigen2', locatePlanCheckpoints('omnigen2', root, null));
+  uno = loadPlanModels('uno', locatePlanCheckpoints('uno', { modelsRoot: root, hfCache: null }));
+  og2 = loadPlanModels('omnigen2', locatePlanCheckpoints('omnigen2', { modelsRoot: root, hfCache: null }));
 });
 
 
@@ -295,7 +295,7 @@ describe('errors', () => {
   it('names the missing component and where it looked', () => {
     const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'memory-planner-empty-'));
     try {
-      expect(() => locatePlanCheckpoints('omnigen2', empty, null)).toThrow(/cannot plan omnigen2[\s\S]*OmniGen2 transformer[\s\S]*looked in/);
+      expect(() => locatePlanCheckpoints('omnigen2', { modelsRoot: empty, hfCache: null })).toThrow(/cannot plan omnigen2[\s\S]*OmniGen2 transformer[\s\S]*looked in/);
     } finally {
       fs.rmSync(empty, { recursive: true, force: true });
     }

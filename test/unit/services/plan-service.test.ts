@@ -46,7 +46,7 @@ describe('PlanService.plan', () => {
     const answer = await service({ modelsRoot: kit }).plan({ backbone: 'uno', width: 64, height: 64, references: 1 });
     expect(answer.ep).toBe('cpu');
     expect(answer.budget).toEqual({ bytes: 28 * GiB, source: 'system-ram', detail: '32.0 GiB RAM minus a 4.0 GiB margin for the system' });
-    const direct = planMemory(loadPlanModels('uno', locatePlanCheckpoints('uno', kit, null)), {
+    const direct = planMemory(loadPlanModels('uno', locatePlanCheckpoints('uno', { modelsRoot: kit, hfCache: null })), {
       device: 'cpu', budgetBytes: 28 * GiB, request: { width: 64, height: 64, references: 1 },
     });
     expect(answer.plan).toEqual(direct);
